@@ -1,0 +1,4 @@
+"""Petitions: domain, services and repositories, plus the Flask web app in app.factory.
+
+Kept free of Flask so the Functions app can import the shared packages without the web stack.
+"""

@@ -1,0 +1,38 @@
+"""Flask-Login wiring: the session carries the user id and a token the users DB must still hold."""
+from flask import flash, redirect, request, url_for
+from flask_login import UserMixin
+
+from app.extensions import db, login_manager
+from app.repositories.users_sql import UserRepository
+
+
+class CurrentUser(UserMixin):
+    def __init__(self, user):
+        self.id = user.id
+        self.email = user.email
+        self.display_name = user.display_name
+        self.session_token = user.session_token
+
+    def get_id(self):
+        return f"{self.id}:{self.session_token}"
+
+
+def configure_login(app):
+    login_manager.init_app(app)
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(session_id):
+        user_id, _, token = session_id.partition(":")
+        if not user_id.isdigit() or not token:
+            return None
+        user = UserRepository(db.session).get(int(user_id))
+        if user is None or user.session_token != token:
+            return None  # logged out elsewhere: the old cookie is dead
+        return CurrentUser(user)
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        flash("Please log in to continue.", "info")
+        target = request.full_path.rstrip("?") if request.method == "GET" else None
+        return redirect(url_for("auth.login", next=target))

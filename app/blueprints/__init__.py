@@ -1,0 +1,1 @@
+"""One package per blueprint; routes stay thin and call one service each."""

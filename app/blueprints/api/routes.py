@@ -1,0 +1,51 @@
+"""Anonymous JSON read API. Short public caching plus ETags so a CDN can absorb the watchers."""
+from flask import jsonify, request, url_for
+
+from app import wiring
+from app.blueprints.api import bp
+from app.services.browsing import parse_list_query
+
+LIST_MAX_AGE = 5
+COUNT_MAX_AGE = 2
+LIST_FIELDS = ("id", "title", "state", "signature_count", "launched_at", "closes_at")
+
+
+def _cacheable(payload, max_age):
+    response = jsonify(payload)
+    response.headers["Cache-Control"] = f"public, max-age={max_age}"
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+def _summary(doc):
+    item = {field: doc.get(field) for field in LIST_FIELDS}
+    item["url"] = url_for("public.petition", petition_id=doc["id"], _external=True)
+    return item
+
+
+@bp.route("/petitions")
+def list_petitions():
+    query = parse_list_query(request.args)
+    result = wiring.browsing().list(query)
+    return _cacheable(
+        {
+            "data": [_summary(doc) for doc in result.items],
+            "meta": {"page": result.page, "page_size": result.page_size, "total": result.total},
+        },
+        LIST_MAX_AGE,
+    )
+
+
+@bp.route("/petitions/<pid:petition_id>")
+def petition(petition_id):
+    doc = wiring.browsing().petition(petition_id)
+    item = _summary(doc)
+    item.update(body=doc["body"], owner=doc["owner_name"], closed_at=doc.get("closed_at"))
+    return _cacheable(item, LIST_MAX_AGE)
+
+
+@bp.route("/petitions/<pid:petition_id>/count")
+def count(petition_id):
+    return _cacheable(
+        {"id": petition_id, "signature_count": wiring.browsing().count(petition_id)}, COUNT_MAX_AGE
+    )

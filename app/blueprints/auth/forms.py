@@ -1,0 +1,21 @@
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, Length
+
+from app.services.accounts import DISPLAY_NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
+
+
+class RegisterForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
+    display_name = StringField(
+        "Your name (shown on petitions you create)", validators=[DataRequired(), Length(max=DISPLAY_NAME_MAX)]
+    )
+    password = PasswordField(
+        f"Password ({PASSWORD_MIN} to {PASSWORD_MAX} characters)",
+        validators=[DataRequired(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX)],
+    )
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=PASSWORD_MAX)])

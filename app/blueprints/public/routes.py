@@ -1,0 +1,46 @@
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_limiter.util import get_remote_address
+from flask_login import current_user
+
+from app import wiring
+from app.blueprints.public import bp
+from app.extensions import limiter
+from app.services.browsing import parse_list_query
+
+
+def _signer_key():
+    if current_user.is_authenticated:
+        return f"sign-user:{current_user.id}"
+    return f"sign-anon:{get_remote_address()}"
+
+
+@bp.route("/")
+def index():
+    query = parse_list_query(request.args)
+    result = wiring.browsing().list(query)
+    return render_template("public/index.html", result=result, query=query)
+
+
+@bp.route("/petitions/<pid:petition_id>")
+def petition(petition_id):
+    viewer_id = current_user.id if current_user.is_authenticated else None
+    browsing = wiring.browsing()
+    doc = browsing.petition(petition_id, viewer_id)
+    signed = viewer_id is not None and doc["state"] == "open" and browsing.has_signed(petition_id, viewer_id)
+    return render_template("public/petition.html", petition=doc, signed=signed)
+
+
+@bp.route("/petitions/<pid:petition_id>/sign", methods=["POST"])
+@limiter.limit(lambda: current_app.config["SIGN_RATE_LIMIT_IP"])
+@limiter.limit(lambda: current_app.config["SIGN_RATE_LIMIT_USER"], key_func=_signer_key)
+def sign(petition_id):
+    page = url_for("public.petition", petition_id=petition_id)
+    if not current_user.is_authenticated:
+        flash("Log in or create an account to sign this petition.", "info")
+        return redirect(url_for("auth.login", next=page))
+    result = wiring.signing().sign(petition_id, current_user.id)
+    if result.new:
+        flash(f"Thank you for signing. This petition now has {result.signature_count:,} signatures.", "success")
+    else:
+        flash("You have already signed this petition. Each person can sign once.", "info")
+    return redirect(page, code=303)

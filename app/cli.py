@@ -1,0 +1,66 @@
+"""`flask` commands: persister, Redis rebuild and demo data."""
+import threading
+
+import click
+from flask import current_app
+
+from app import wiring
+from app.domain.petitions import utcnow
+from app.extensions import db
+from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
+from app.services.rebuild import rebuild_open_index
+
+
+def register_commands(app):
+    app.cli.add_command(signatures_cli)
+    app.cli.add_command(redis_cli)
+    app.cli.add_command(demo_cli)
+
+
+@click.group("signatures", help="The signature outbox.")
+def signatures_cli():
+    pass
+
+
+@signatures_cli.command("persist")
+@click.option("--once", is_flag=True, help="Drain what is waiting now, then exit.")
+def persist(once):
+    """Copy signatures from the Redis outbox into SQL (runs until stopped)."""
+    persister = wiring.persister()
+    if once:
+        click.echo(f"persisted {persister.drain()} outbox entries")
+        return
+    stop = threading.Event()
+    click.echo("persisting signatures; Ctrl+C to stop")
+    try:
+        persister.run_forever(stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@click.group("redis", help="The Redis hot store.")
+def redis_cli():
+    pass
+
+
+@redis_cli.command("rebuild")
+def rebuild():
+    """Load open petitions and signers from SQL into Redis (adds, never removes signers)."""
+    count = rebuild_open_index(
+        wiring.open_store(), PetitionRepository(db.session), SignatureRepository(db.session), utcnow
+    )
+    click.echo(f"rebuilt {count} open petitions")
+
+
+@click.group("demo", help="Demo data for local runs.")
+def demo_cli():
+    pass
+
+
+@demo_cli.command("load")
+def load_demo():
+    """Create demo users and petitions (skipped if they already exist)."""
+    from app.demo import load_demo_data
+
+    created = load_demo_data(current_app)
+    click.echo("demo data loaded" if created else "demo data already present")

@@ -1,0 +1,1 @@
+"""Pure rules: no I/O, no framework. Time is always passed in."""

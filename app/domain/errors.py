@@ -1,0 +1,52 @@
+class DomainError(Exception):
+    """A rule refused the request. `status` is the HTTP status the adapters answer with."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(DomainError):
+    status = 400
+    code = "invalid_input"
+
+
+class NotAuthenticated(DomainError):
+    status = 401
+    code = "not_authenticated"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class InvalidTransition(DomainError):
+    """The petition's state does not allow this change (edit after launch, launch twice...)."""
+
+    status = 409
+    code = "invalid_state"
+
+
+class NotOpenForSigning(DomainError):
+    status = 409
+    code = "not_open"
+
+
+class DeadlinePassed(NotOpenForSigning):
+    code = "deadline_passed"
+
+
+class EmailTaken(DomainError):
+    status = 400
+    code = "email_taken"
+
+
+class StoreUnavailable(DomainError):
+    """Redis or SQL did not answer. Nothing was recorded, so retrying is safe."""
+
+    status = 503
+    code = "store_unavailable"

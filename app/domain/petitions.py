@@ -1,0 +1,106 @@
+"""Petition states, the transition table, and the rules that depend on time."""
+import enum
+from datetime import datetime, timedelta, timezone
+
+from app.domain.errors import DeadlinePassed, InvalidInput, InvalidTransition, NotOpenForSigning
+
+TITLE_MIN, TITLE_MAX = 10, 120
+BODY_MIN, BODY_MAX = 1, 5000
+DURATION_MIN, DURATION_MAX, DURATION_DEFAULT = 1, 180, 30
+
+
+class PetitionState(str, enum.Enum):
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Action(str, enum.Enum):
+    EDIT = "edit"
+    DELETE = "delete"
+    LAUNCH = "launch"
+    CLOSE = "close"
+
+
+# (state, action) -> state after the action. Anything missing is refused.
+TRANSITIONS = {
+    (PetitionState.DRAFT, Action.EDIT): PetitionState.DRAFT,
+    (PetitionState.DRAFT, Action.DELETE): None,
+    (PetitionState.DRAFT, Action.LAUNCH): PetitionState.OPEN,
+    (PetitionState.OPEN, Action.CLOSE): PetitionState.CLOSED,
+}
+
+_REFUSALS = {
+    Action.EDIT: "Only drafts can be edited: this petition has been launched.",
+    Action.DELETE: "Only drafts can be deleted: this petition has been launched.",
+    Action.LAUNCH: "This petition has already been launched.",
+    Action.CLOSE: "Only open petitions can be closed.",
+}
+
+
+def transition(state, action):
+    """The state after `action`, or InvalidTransition with a message a person can read."""
+    key = (PetitionState(state), Action(action))
+    if key not in TRANSITIONS:
+        raise InvalidTransition(_REFUSALS[Action(action)])
+    return TRANSITIONS[key]
+
+
+def utcnow():
+    return datetime.now(timezone.utc)
+
+
+def as_utc(moment):
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def closing_time(launched_at, duration_days):
+    return as_utc(launched_at) + timedelta(days=duration_days)
+
+
+def check_can_sign(state, closes_at, now):
+    """Signing needs an open petition before its deadline, whether or not the close has run."""
+    state = PetitionState(state)
+    if state is PetitionState.DRAFT:
+        raise NotOpenForSigning("This petition has not been launched yet, so it cannot be signed.")
+    if state is PetitionState.CLOSED:
+        raise NotOpenForSigning("This petition is closed and no longer accepts signatures.")
+    if closes_at is not None and as_utc(now) >= as_utc(closes_at):
+        raise DeadlinePassed("This petition has reached its deadline and no longer accepts signatures.")
+
+
+def validate_petition_fields(title, body, duration_days):
+    """Normalise and check the owner's input; returns the cleaned values."""
+    title = " ".join((title or "").split())
+    body = (body or "").strip().replace("\r\n", "\n")
+    errors = {}
+    if not TITLE_MIN <= len(title) <= TITLE_MAX:
+        errors["title"] = f"Title must be {TITLE_MIN} to {TITLE_MAX} characters."
+    if not BODY_MIN <= len(body) <= BODY_MAX:
+        errors["body"] = f"Text must be {BODY_MIN} to {BODY_MAX:,} characters."
+    if not isinstance(duration_days, int) or not DURATION_MIN <= duration_days <= DURATION_MAX:
+        errors["duration_days"] = f"Duration must be {DURATION_MIN} to {DURATION_MAX} days."
+    if errors:
+        error = InvalidInput("; ".join(errors.values()))
+        error.fields = errors
+        raise error
+    return title, body, duration_days
+
+
+def next_milestone(count):
+    """The next target on the 100, 1,000, 10,000 ... ladder above `count`."""
+    milestone = 100
+    while count >= milestone:
+        milestone *= 10
+    return milestone
+
+
+def milestones_reached(count):
+    reached, milestone = [], 100
+    while count >= milestone:
+        reached.append(milestone)
+        milestone *= 10
+    return reached

@@ -1,0 +1,82 @@
+"""Every error becomes a page or a JSON body, chosen in one place by what the client asked for."""
+import logging
+
+from flask import jsonify, render_template, request
+from flask_limiter.errors import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from app.domain.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: "Something in the request was not right",
+    401: "Please log in",
+    403: "Not allowed",
+    404: "Page not found",
+    405: "Not allowed",
+    409: "That cannot be done now",
+    413: "Too much data",
+    429: "Too many attempts",
+    500: "Something went wrong",
+    503: "Temporarily unavailable",
+}
+
+
+def wants_json():
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def error_response(status, message, code=None, headers=None):
+    if wants_json():
+        response = jsonify({"error": {"status": status, "code": code or str(status), "message": message}})
+    else:
+        response = render_template(
+            "error.html", status=status, title=TITLES.get(status, "Error"), message=message
+        )
+    if isinstance(response, str):
+        from flask import make_response
+
+        response = make_response(response)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    if status >= 500:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def register_error_handlers(app):
+    @app.errorhandler(DomainError)
+    def domain_error(error):
+        headers = {"Retry-After": "1"} if error.status == 503 else None
+        return error_response(error.status, error.message, error.code, headers)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return error_response(
+            400, "Your form expired or was not sent from this site. Please go back, reload and try again.", "csrf"
+        )
+
+    @app.errorhandler(RateLimitExceeded)
+    def rate_limited(error):
+        return error_response(429, "Too many attempts. Please wait a minute and try again.", "rate_limited",
+                              {"Retry-After": "60"})
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        messages = {
+            404: "We could not find that page or petition.",
+            405: "That action is not allowed here.",
+            413: "The request was larger than 1 MiB.",
+        }
+        return error_response(error.code, messages.get(error.code, error.description), str(error.code))
+
+    @app.errorhandler(Exception)
+    def unexpected(error):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "Something went wrong on our side. Please try again.", "internal")

@@ -1,0 +1,154 @@
+"""The application factory: an app exists only inside create_app(config)."""
+import logging
+import os
+import sys
+import threading
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import load_config
+
+
+def create_app(config=None):
+    config = config or load_config()
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.from_object(config)
+    app.config["APP_CONFIG"] = config
+
+    configure_logging(app)
+    register_extensions(app)
+    register_redis(app)
+    register_blueprints(app)
+    register_errors(app)
+    register_cli(app)
+    register_template_helpers(app)
+    if app.config["REBUILD_REDIS_ON_START"]:
+        app.before_request(rebuild_redis_once(app))
+    if app.config["RUN_BACKGROUND_PERSISTER"] and not app.config.get("TESTING"):
+        start_background_persister(app)
+    return app
+
+
+def configure_logging(app):
+    root = logging.getLogger()
+    if not any(getattr(h, "_petitions", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._petitions = True
+        root.addHandler(handler)
+    root.setLevel(app.config["LOG_LEVEL"])
+
+
+def register_extensions(app):
+    from app.auth_session import configure_login
+    from app.extensions import csrf, db, limiter, migrate, talisman
+    from app.security import CONTENT_SECURITY_POLICY
+    from app.services.accounts import HASHER
+
+    db.init_app(app)
+    from app.repositories.models import UsersBase
+
+    db.metadatas["users"] = UsersBase.metadata
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    configure_login(app)
+    production = app.config["ENV_NAME"] == "production"
+    talisman.init_app(
+        app,
+        force_https=app.config["FORCE_HTTPS"],
+        strict_transport_security=production,
+        strict_transport_security_max_age=31536000,
+        session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
+        session_cookie_http_only=True,
+        content_security_policy=CONTENT_SECURITY_POLICY,
+        frame_options="DENY",
+        referrer_policy="strict-origin-when-cross-origin",
+    )
+    if production:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    app.extensions["hasher"] = HASHER
+
+
+def register_redis(app):
+    from app.repositories.open_petitions import OpenPetitionStore
+    from app.repositories.redis_client import make_redis
+
+    client = make_redis(app.config["REDIS_URL"], app.config["REDIS_SOCKET_TIMEOUT"])
+    app.extensions["redis"] = client
+    app.extensions["open_store"] = OpenPetitionStore(client)
+
+
+def register_blueprints(app):
+    from app.blueprints.api import bp as api_bp
+    from app.blueprints.auth import bp as auth_bp
+    from app.blueprints.petitions import bp as petitions_bp
+    from app.blueprints.public import bp as public_bp
+    from app.converters import PetitionIdConverter
+
+    app.url_map.converters["pid"] = PetitionIdConverter
+    for blueprint in (public_bp, auth_bp, petitions_bp, api_bp):
+        app.register_blueprint(blueprint)
+
+
+def register_errors(app):
+    from app.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_cli(app):
+    from app.cli import register_commands
+
+    register_commands(app)
+
+
+def register_template_helpers(app):
+    from app.templating import register_filters
+
+    register_filters(app)
+
+
+def rebuild_redis_once(app):
+    """Before this process's first request: if Redis lacks the open index (fresh or flushed),
+    rebuild it from SQL. Done at first request, not import, so `flask db upgrade` and other
+    commands never touch a schema that may not exist yet."""
+    from app.domain.petitions import utcnow
+    from app.extensions import db
+    from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
+    from app.services.rebuild import ensure_open_index
+
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def hook():
+        if done.is_set():
+            return
+        with lock:
+            if not done.is_set():
+                ensure_open_index(
+                    app.extensions["open_store"],
+                    PetitionRepository(db.session),
+                    SignatureRepository(db.session),
+                    utcnow,
+                )
+                done.set()
+
+    return hook
+
+
+def start_background_persister(app):
+    """Embedded mode: drain the outbox into SQL in-process, as `flask signatures persist` would."""
+    from app import wiring
+
+    stop = threading.Event()
+
+    def run():
+        with app.app_context():
+            wiring.persister().run_forever(stop)
+
+    thread = threading.Thread(target=run, name="signature-persister", daemon=True)
+    thread.start()
+    app.extensions["persister_stop"] = stop
+    return thread

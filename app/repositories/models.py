@@ -1,0 +1,86 @@
+"""SQL schema: two declarative bases, one per database.
+
+Plain SQLAlchemy (no Flask) so the Functions app shares it. The `bind_key` in each metadata's
+info is what Flask-SQLAlchemy's session uses to route a table to its engine.
+"""
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow():
+    return datetime.now(timezone.utc)
+
+
+class PetitionsBase(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UsersBase(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION, info={"bind_key": "users"})
+
+
+class User(UsersBase):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(60))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # Rotated at logout so a copied session cookie stops working server-side.
+    session_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Petition(PetitionsBase):
+    __tablename__ = "petitions"
+    __table_args__ = (Index("ix_petitions_state_closes_at", "state", "closes_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Users live in another database, so no foreign key; the name is copied for display.
+    owner_id: Mapped[int] = mapped_column(Integer, index=True)
+    owner_name: Mapped[str] = mapped_column(String(60))
+    title: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text)
+    duration_days: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(10), default="draft")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    launched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closes_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The final count, written when the petition closes. Open counts live in Redis.
+    signature_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Signature(PetitionsBase):
+    __tablename__ = "signatures"
+    __table_args__ = (UniqueConstraint("petition_id", "user_id", name="uq_signatures_petition_user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(Integer)
+    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+METADATA_BY_BIND = {None: PetitionsBase.metadata, "users": UsersBase.metadata}

@@ -1,0 +1,248 @@
+"""Open petitions in Redis: documents, the three sort indexes, signer sets and the signing script."""
+import contextlib
+from dataclasses import dataclass
+
+import orjson
+import redis
+
+from app.domain.errors import StoreUnavailable
+from app.repositories import redis_keys as keys
+
+SORT_INDEXES = {
+    # sort name -> (index key, highest first?)
+    "signatures": (keys.OPEN_BY_SIGNATURES, True),
+    "newest": (keys.OPEN_BY_NEWEST, True),
+    "closing": (keys.OPEN_BY_CLOSING, False),
+}
+
+# Checks the petition is open and before its deadline, adds the signer, and only for a new signer
+# bumps the ranking and appends to the outbox, all in one atomic step.
+# Returns {status, count}: 1 new, 0 already signed, -1 not open, -2 past deadline.
+SIGN_SCRIPT = """
+local closes_at = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not closes_at then
+  return {-1, 0}
+end
+if tonumber(ARGV[3]) >= tonumber(closes_at) then
+  return {-2, redis.call('SCARD', KEYS[2])}
+end
+local added = redis.call('SADD', KEYS[2], ARGV[2])
+local count = redis.call('SCARD', KEYS[2])
+if added == 1 then
+  redis.call('ZADD', KEYS[3], count, ARGV[1])
+  redis.call('XADD', KEYS[4], '*', 'p', ARGV[1], 'u', ARGV[2], 't', ARGV[3])
+end
+return {added, count}
+"""
+
+# Deletes the lock only if we still hold it (it may have expired and been taken by another).
+RELEASE_LOCK_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+SIGN_NEW, SIGN_ALREADY, SIGN_NOT_OPEN, SIGN_PAST_DEADLINE = 1, 0, -1, -2
+
+
+@contextlib.contextmanager
+def store_errors():
+    """Turns a Redis outage into the domain's 'nothing recorded, safe to retry' error."""
+    try:
+        yield
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        raise StoreUnavailable(
+            "The petition store is not answering. Nothing was recorded; it is safe to try again."
+        ) from exc
+
+
+@dataclass(frozen=True)
+class OpenPage:
+    items: list  # petition documents with "signature_count" added
+    total: int
+
+
+class OpenPetitionStore:
+    def __init__(self, client):
+        self.redis = client
+        self._sign = client.register_script(SIGN_SCRIPT)
+        self._release_lock = client.register_script(RELEASE_LOCK_SCRIPT)
+
+    # -- writes -------------------------------------------------------------------------------
+    def put_open(self, doc):
+        """Writes a newly launched petition (document and indexes) atomically."""
+        with store_errors():
+            pipe = self.redis.pipeline(transaction=True)
+            self._queue_open(pipe, doc)
+            pipe.zadd(keys.OPEN_BY_SIGNATURES, {doc["id"]: 0}, nx=True)
+            pipe.execute()
+
+    def merge_many(self, docs_with_signers, chunk=1000):
+        """Bulk load for the rebuild. Signers are added to whatever the sets already hold (never
+        removed), so a rebuild cannot lose a signature Redis has and SQL does not yet."""
+        with store_errors():
+            pipe = self.redis.pipeline(transaction=False)
+            ids = []
+            for doc, signer_ids in docs_with_signers:
+                ids.append(doc["id"])
+                self._queue_open(pipe, doc)
+                for start in range(0, len(signer_ids), 10_000):
+                    pipe.sadd(keys.signers(doc["id"]), *signer_ids[start : start + 10_000])
+                if len(pipe) >= chunk:
+                    pipe.execute()
+            pipe.execute()
+            for start in range(0, len(ids), chunk):
+                part = ids[start : start + chunk]
+                for pid in part:
+                    pipe.scard(keys.signers(pid))
+                counts = pipe.execute()
+                self.redis.zadd(keys.OPEN_BY_SIGNATURES, dict(zip(part, counts)))
+
+    def _queue_open(self, pipe, doc):
+        pid = doc["id"]
+        pipe.set(keys.petition_doc(pid), orjson.dumps(doc))
+        pipe.zadd(keys.OPEN_BY_NEWEST, {pid: doc["launched_ts"]})
+        pipe.zadd(keys.OPEN_BY_CLOSING, {pid: doc["closes_ts"]})
+        pipe.hset(keys.OPEN_TITLES, pid, doc["title"].casefold())
+
+    def remove_open(self, petition_id):
+        """Takes a closed petition out of Redis entirely; SQL holds it from now on."""
+        with store_errors():
+            pipe = self.redis.pipeline(transaction=True)
+            for index in (keys.OPEN_BY_SIGNATURES, keys.OPEN_BY_NEWEST, keys.OPEN_BY_CLOSING):
+                pipe.zrem(index, petition_id)
+            pipe.hdel(keys.OPEN_TITLES, petition_id)
+            pipe.delete(keys.petition_doc(petition_id), keys.signers(petition_id))
+            pipe.execute()
+
+    def sign(self, petition_id, user_id, now_ts):
+        """Runs the signing script; returns (status, count) with the SIGN_* status codes."""
+        with store_errors():
+            status, count = self._sign(
+                keys=[
+                    keys.OPEN_BY_CLOSING,
+                    keys.signers(petition_id),
+                    keys.OPEN_BY_SIGNATURES,
+                    keys.OUTBOX,
+                ],
+                args=[petition_id, user_id, now_ts],
+            )
+        return int(status), int(count)
+
+    # -- reads --------------------------------------------------------------------------------
+    def get(self, petition_id):
+        """The open petition's document with its live count, or None when it is not open."""
+        with store_errors():
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.get(keys.petition_doc(petition_id))
+            pipe.scard(keys.signers(petition_id))
+            raw, count = pipe.execute()
+        if raw is None:
+            return None
+        doc = orjson.loads(raw)
+        doc["signature_count"] = count
+        return doc
+
+    def count(self, petition_id):
+        """Live count, or None when the petition is not open."""
+        with store_errors():
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.zscore(keys.OPEN_BY_CLOSING, petition_id)
+            pipe.scard(keys.signers(petition_id))
+            is_open, count = pipe.execute()
+        return None if is_open is None else count
+
+    def counts(self, petition_ids):
+        """{id: live count} for the given open petitions."""
+        if not petition_ids:
+            return {}
+        with store_errors():
+            pipe = self.redis.pipeline(transaction=False)
+            for pid in petition_ids:
+                pipe.scard(keys.signers(pid))
+            return dict(zip(petition_ids, pipe.execute()))
+
+    def has_signed(self, petition_id, user_id):
+        with store_errors():
+            return bool(self.redis.sismember(keys.signers(petition_id), user_id))
+
+    def page(self, sort, page, page_size, query=None):
+        index, descending = SORT_INDEXES[sort]
+        start = (page - 1) * page_size
+        with store_errors():
+            if query:
+                ids = self._search(index, descending, query)
+                total, ids = len(ids), ids[start : start + page_size]
+            else:
+                pipe = self.redis.pipeline(transaction=False)
+                pipe.zrange(index, start, start + page_size - 1, desc=descending)
+                pipe.zcard(index)
+                ids, total = pipe.execute()
+            return OpenPage(items=self._documents(ids), total=total)
+
+    def _search(self, index, descending, query):
+        """Ids of open petitions whose title holds every word of the query, in sort order."""
+        words = query.casefold().split()
+        titles = self.redis.hgetall(keys.OPEN_TITLES)
+        matches = [pid for pid, title in titles.items() if all(w in title.decode() for w in words)]
+        if not matches:
+            return []
+        scores = self.redis.zmscore(index, matches)
+        ranked = [(score, int(pid)) for pid, score in zip(matches, scores) if score is not None]
+        ranked.sort(key=lambda pair: (pair[0], pair[1]), reverse=descending)
+        return [pid for _, pid in ranked]
+
+    def _documents(self, ids):
+        if not ids:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.mget([keys.petition_doc(int(pid)) for pid in ids])
+        pipe.zmscore(keys.OPEN_BY_SIGNATURES, ids)
+        raws, counts = pipe.execute()
+        docs = []
+        for raw, count in zip(raws, counts):
+            if raw is None:  # closed between the two reads
+                continue
+            doc = orjson.loads(raw)
+            doc["signature_count"] = int(count or 0)
+            docs.append(doc)
+        return docs
+
+    def open_ids(self):
+        with store_errors():
+            return [int(pid) for pid in self.redis.zrange(keys.OPEN_BY_CLOSING, 0, -1)]
+
+    def due_ids(self, now_ts):
+        """Open petitions at or past their deadline."""
+        with store_errors():
+            return [int(p) for p in self.redis.zrangebyscore(keys.OPEN_BY_CLOSING, "-inf", now_ts)]
+
+    def signer_ids(self, petition_id, batch=10_000):
+        """Yields the signer set in chunks without blocking Redis on a huge set."""
+        with store_errors():
+            chunk = []
+            for member in self.redis.sscan_iter(keys.signers(petition_id), count=batch):
+                chunk.append(int(member))
+                if len(chunk) >= batch:
+                    yield chunk
+                    chunk = []
+            if chunk:
+                yield chunk
+
+    # -- the index as a whole -----------------------------------------------------------------
+    def index_ready(self):
+        with store_errors():
+            return bool(self.redis.exists(keys.INDEX_READY))
+
+    def mark_ready(self, stamp):
+        with store_errors():
+            self.redis.set(keys.INDEX_READY, stamp)
+
+    def acquire_rebuild_lock(self, token, ttl_ms):
+        with store_errors():
+            return bool(self.redis.set(keys.REBUILD_LOCK, token, nx=True, px=ttl_ms))
+
+    def release_rebuild_lock(self, token):
+        with store_errors():
+            self._release_lock(keys=[keys.REBUILD_LOCK], args=[token])

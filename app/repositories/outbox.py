@@ -1,0 +1,97 @@
+"""The signature outbox: a Redis stream read through one consumer group."""
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import redis
+
+from app.repositories import redis_keys as keys
+from app.repositories.open_petitions import store_errors
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    entry_id: bytes
+    petition_id: int
+    user_id: int
+    signed_at: datetime
+
+
+def _entry(entry_id, fields):
+    return OutboxEntry(
+        entry_id=entry_id,
+        petition_id=int(fields[b"p"]),
+        user_id=int(fields[b"u"]),
+        signed_at=datetime.fromtimestamp(float(fields[b"t"]), tz=timezone.utc),
+    )
+
+
+class Outbox:
+    def __init__(self, client):
+        self.redis = client
+
+    def ensure_group(self):
+        """Creates the consumer group reading from the very start, so nothing written before it
+        existed is skipped."""
+        with store_errors():
+            try:
+                self.redis.xgroup_create(keys.OUTBOX, keys.OUTBOX_GROUP, id="0", mkstream=True)
+            except redis.exceptions.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    def read(self, consumer, count, block_ms=None, claim_idle_ms=30_000):
+        """Entries to persist: first ones another consumer took and left idle (it crashed),
+        then new ones."""
+        with store_errors():
+            claimed = self.redis.xautoclaim(
+                keys.OUTBOX, keys.OUTBOX_GROUP, consumer, claim_idle_ms, "0-0", count=count
+            )[1]
+            entries = [_entry(i, f) for i, f in claimed if f]
+            if entries:
+                return entries
+            streams = self.redis.xreadgroup(
+                keys.OUTBOX_GROUP, consumer, {keys.OUTBOX: ">"}, count=count, block=block_ms
+            )
+        return [_entry(i, f) for _, batch in streams for i, f in batch]
+
+    def ack(self, entry_ids, retention_ms=0):
+        """Acknowledges persisted entries, then trims what is both acknowledged and older than
+        the retention window (kept for replays and audits)."""
+        with store_errors():
+            self.redis.xack(keys.OUTBOX, keys.OUTBOX_GROUP, *entry_ids)
+            self._trim(retention_ms)
+
+    def _trim(self, retention_ms):
+        now_ms = int(self.redis.time()[0]) * 1000
+        cutoff = now_ms - retention_ms
+        pending = self.redis.xpending(keys.OUTBOX, keys.OUTBOX_GROUP)
+        if pending["pending"]:
+            oldest_pending = int(pending["min"].split(b"-")[0])
+            cutoff = min(cutoff, oldest_pending)
+        else:
+            # Nothing pending: entries not yet delivered must survive too.
+            last = self.redis.xinfo_groups(keys.OUTBOX)
+            delivered = next(g["last-delivered-id"] for g in last if g["name"] == keys.OUTBOX_GROUP.encode())
+            cutoff = min(cutoff, int(delivered.split(b"-")[0]))
+        self.redis.xtrim(keys.OUTBOX, minid=cutoff)
+
+    def length(self):
+        with store_errors():
+            return self.redis.xlen(keys.OUTBOX)
+
+    def lag(self):
+        """Entries written but not yet acknowledged (pending plus never delivered)."""
+        with store_errors():
+            try:
+                groups = self.redis.xinfo_groups(keys.OUTBOX)
+            except redis.exceptions.ResponseError:  # no stream yet
+                return 0
+        for group in groups:
+            if group["name"] == keys.OUTBOX_GROUP.encode():
+                return int(group.get("lag") or 0) + int(group["pending"])
+        return self.length()
+
+    def all_entries(self):
+        """Every entry still in the stream, oldest first (replays and tests)."""
+        with store_errors():
+            return [_entry(i, f) for i, f in self.redis.xrange(keys.OUTBOX)]

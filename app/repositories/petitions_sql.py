@@ -1,0 +1,183 @@
+"""Petitions and signatures in SQL. Queries stay portable (SQLite, PostgreSQL, SQL Server)."""
+from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+
+from app.domain.petitions import PetitionState
+from app.repositories.models import Petition, Signature
+
+
+class PetitionRepository:
+    def __init__(self, session):
+        self.session = session
+
+    def add(self, petition):
+        self.session.add(petition)
+        self.session.flush()
+        return petition
+
+    def get(self, petition_id):
+        return self.session.get(Petition, petition_id)
+
+    def get_owned(self, petition_id, owner_id):
+        return self.session.scalar(
+            select(Petition).where(Petition.id == petition_id, Petition.owner_id == owner_id)
+        )
+
+    def for_owner(self, owner_id):
+        return self.session.scalars(
+            select(Petition).where(Petition.owner_id == owner_id).order_by(Petition.created_at.desc())
+        ).all()
+
+    def update_draft(self, petition_id, owner_id, **values):
+        """One conditional UPDATE: it changes a row only while it is the owner's draft."""
+        result = self.session.execute(
+            update(Petition)
+            .where(
+                Petition.id == petition_id,
+                Petition.owner_id == owner_id,
+                Petition.state == PetitionState.DRAFT.value,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    def delete_draft(self, petition_id, owner_id):
+        result = self.session.execute(
+            delete(Petition)
+            .where(
+                Petition.id == petition_id,
+                Petition.owner_id == owner_id,
+                Petition.state == PetitionState.DRAFT.value,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    def mark_closed(self, petition_id, closed_at, signature_count):
+        result = self.session.execute(
+            update(Petition)
+            .where(Petition.id == petition_id, Petition.state == PetitionState.OPEN.value)
+            .values(state=PetitionState.CLOSED.value, closed_at=closed_at, signature_count=signature_count)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    def open_petitions(self):
+        return self.session.scalars(
+            select(Petition).where(Petition.state == PetitionState.OPEN.value).order_by(Petition.id)
+        ).all()
+
+    def closed_page(self, page, page_size, query=None):
+        stmt = select(Petition).where(Petition.state == PetitionState.CLOSED.value)
+        for word in (query or "").split():
+            stmt = stmt.where(Petition.title.ilike(f"%{_escape_like(word)}%", escape="\\"))
+        total = self.session.scalar(select(func.count()).select_from(stmt.subquery()))
+        rows = self.session.scalars(
+            stmt.order_by(Petition.closed_at.desc(), Petition.id.desc())
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        ).all()
+        return rows, total
+
+    def counts_by_petition(self, petition_ids):
+        """Rows in SQL per petition: what the persister has written so far."""
+        if not petition_ids:
+            return {}
+        rows = self.session.execute(
+            select(Signature.petition_id, func.count())
+            .where(Signature.petition_id.in_(petition_ids))
+            .group_by(Signature.petition_id)
+        ).all()
+        return dict(rows)
+
+
+class SignatureRepository:
+    def __init__(self, session):
+        self.session = session
+
+    def insert_ignoring_duplicates(self, rows):
+        """Inserts (petition_id, user_id, signed_at) dicts; rows already present are skipped,
+        so replaying the outbox is harmless. Returns how many rows were new."""
+        if not rows:
+            return 0
+        rows = list({(r["petition_id"], r["user_id"]): r for r in rows}.values())
+        dialect = self.session.get_bind(Signature).dialect.name
+        if dialect in ("postgresql", "sqlite"):
+            if dialect == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert as dialect_insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert as dialect_insert
+            stmt = dialect_insert(Signature).on_conflict_do_nothing(
+                index_elements=["petition_id", "user_id"]
+            )
+            return self._count_new(stmt, rows)
+        return self._insert_missing(rows)
+
+    def _count_new(self, stmt, rows):
+        result = self.session.execute(stmt.returning(Signature.id), rows)
+        return len(result.all())
+
+    def _insert_missing(self, rows):
+        """Portable path (SQL Server): skip the pairs already stored, insert the rest."""
+        pairs = [(r["petition_id"], r["user_id"]) for r in rows]
+        existing = set()
+        for start in range(0, len(pairs), 500):
+            chunk = pairs[start : start + 500]
+            existing.update(
+                self.session.execute(
+                    select(Signature.petition_id, Signature.user_id).where(
+                        tuple_(Signature.petition_id, Signature.user_id).in_(chunk)
+                    )
+                ).all()
+            )
+        fresh = [r for r in rows if (r["petition_id"], r["user_id"]) not in existing]
+        if fresh:
+            try:
+                with self.session.begin_nested():
+                    self.session.execute(insert(Signature), fresh)
+            except IntegrityError:
+                # Another persister got there first; fall back to one row at a time.
+                return self._insert_one_by_one(fresh)
+        return len(fresh)
+
+    def _insert_one_by_one(self, rows):
+        added = 0
+        for row in rows:
+            try:
+                with self.session.begin_nested():
+                    self.session.execute(insert(Signature), [row])
+                added += 1
+            except IntegrityError:
+                pass
+        return added
+
+    def count_for(self, petition_id):
+        return self.session.scalar(
+            select(func.count()).select_from(Signature).where(Signature.petition_id == petition_id)
+        )
+
+    def user_ids_for(self, petition_id):
+        return self.session.scalars(
+            select(Signature.user_id).where(Signature.petition_id == petition_id)
+        ).all()
+
+    def signers_by_petition(self, petition_ids):
+        """{petition_id: [user_id, ...]} for the rebuild, streamed in one ordered query."""
+        result = {pid: [] for pid in petition_ids}
+        if not petition_ids:
+            return result
+        for start in range(0, len(petition_ids), 1000):
+            chunk = petition_ids[start : start + 1000]
+            rows = self.session.execute(
+                select(Signature.petition_id, Signature.user_id)
+                .where(Signature.petition_id.in_(chunk))
+                .execution_options(yield_per=50_000)
+            )
+            for pid, uid in rows:
+                result[pid].append(uid)
+        return result
+
+
+def _escape_like(word):
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,24 @@
+"""Every Redis key name the product uses. Nothing else builds key strings."""
+
+OPEN_BY_SIGNATURES = "open:by_signatures"  # zset: petition id -> signer count
+OPEN_BY_NEWEST = "open:by_newest"  # zset: petition id -> launched_at (epoch s)
+OPEN_BY_CLOSING = "open:by_closing"  # zset: petition id -> closes_at (epoch s); membership = open
+OPEN_TITLES = "open:titles"  # hash: petition id -> case-folded title, for search
+INDEX_READY = "open:index:ready"  # marker written when the open index is complete
+REBUILD_LOCK = "open:index:rebuild_lock"
+OUTBOX = "signatures:outbox"  # stream of new signatures waiting for SQL
+OUTBOX_GROUP = "persister"
+
+OPEN_INDEXES = (OPEN_BY_SIGNATURES, OPEN_BY_NEWEST, OPEN_BY_CLOSING, OPEN_TITLES)
+
+
+def petition_doc(petition_id):
+    return f"petition:{petition_id}:doc"
+
+
+def signers(petition_id):
+    return f"petition:{petition_id}:signers"
+
+
+def page_cache(name):
+    return f"cache:page:{name}"

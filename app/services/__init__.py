@@ -1,0 +1,1 @@
+"""Use cases. Collaborators are passed in; each service commits explicitly."""

@@ -1,0 +1,39 @@
+"""The Redis document of an open petition: serialised once at launch (open petitions never change)."""
+from app.domain.petitions import as_utc
+
+
+def open_document(petition):
+    launched_at, closes_at = as_utc(petition.launched_at), as_utc(petition.closes_at)
+    return {
+        "id": petition.id,
+        "title": petition.title,
+        "body": petition.body,
+        "owner_name": petition.owner_name,
+        "owner_id": petition.owner_id,
+        "state": "open",
+        "launched_at": launched_at.isoformat(),
+        "closes_at": closes_at.isoformat(),
+        "launched_ts": launched_at.timestamp(),
+        "closes_ts": closes_at.timestamp(),
+    }
+
+
+def sql_document(petition, signature_count):
+    """The same shape for drafts and closed petitions read from SQL."""
+    def iso(moment):
+        return as_utc(moment).isoformat() if moment else None
+
+    return {
+        "id": petition.id,
+        "title": petition.title,
+        "body": petition.body,
+        "owner_name": petition.owner_name,
+        "owner_id": petition.owner_id,
+        "state": petition.state,
+        "duration_days": petition.duration_days,
+        "created_at": iso(petition.created_at),
+        "launched_at": iso(petition.launched_at),
+        "closes_at": iso(petition.closes_at),
+        "closed_at": iso(petition.closed_at),
+        "signature_count": signature_count,
+    }

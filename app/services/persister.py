@@ -1,0 +1,55 @@
+"""Moves signatures from the Redis outbox into SQL: insert idempotently, commit, then acknowledge."""
+import logging
+import os
+import socket
+
+log = logging.getLogger(__name__)
+
+
+def consumer_name():
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class SignaturePersister:
+    def __init__(self, outbox, signatures, session, batch_size=1000, retention_ms=0, consumer=None):
+        self.outbox = outbox
+        self.signatures = signatures
+        self.session = session
+        self.batch_size = batch_size
+        self.retention_ms = retention_ms
+        self.consumer = consumer or consumer_name()
+        outbox.ensure_group()
+
+    def run_batch(self, block_ms=None, claim_idle_ms=30_000):
+        """Persists one batch; returns how many outbox entries it handled (0: nothing to do)."""
+        entries = self.outbox.read(self.consumer, self.batch_size, block_ms, claim_idle_ms)
+        if not entries:
+            return 0
+        rows = [
+            {"petition_id": e.petition_id, "user_id": e.user_id, "signed_at": e.signed_at}
+            for e in entries
+        ]
+        try:
+            self.signatures.insert_ignoring_duplicates(rows)
+            self.session.commit()
+        except Exception:
+            self.session.rollback()
+            raise  # unacknowledged: the entries are retried, and inserts are idempotent
+        self.outbox.ack([e.entry_id for e in entries], self.retention_ms)
+        return len(entries)
+
+    def drain(self):
+        """Persists everything waiting now, including entries a crashed consumer left behind."""
+        total = 0
+        while handled := self.run_batch(claim_idle_ms=0):
+            total += handled
+        return total
+
+    def run_forever(self, stop, block_ms=1000, on_error_sleep=1.0):
+        """Until `stop` (a threading.Event) is set. Errors are logged and retried."""
+        while not stop.is_set():
+            try:
+                self.run_batch(block_ms=block_ms)
+            except Exception:
+                log.exception("persister batch failed; retrying")
+                stop.wait(on_error_sleep)

@@ -1,0 +1,41 @@
+"""Signing: the one hot write. Redis decides; SQL only explains a refusal."""
+from dataclasses import dataclass
+
+from app.domain.errors import DeadlinePassed, NotFound, NotOpenForSigning
+from app.domain.petitions import PetitionState, check_can_sign, utcnow
+from app.repositories.open_petitions import SIGN_NEW, SIGN_NOT_OPEN, SIGN_PAST_DEADLINE
+
+
+@dataclass(frozen=True)
+class SignResult:
+    petition_id: int
+    new: bool  # False: this person had already signed
+    signature_count: int
+
+
+class SigningService:
+    def __init__(self, store, petitions, clock=utcnow):
+        self.store = store
+        self.petitions = petitions
+        self.clock = clock
+
+    def sign(self, petition_id, user_id):
+        now = self.clock()
+        status, count = self.store.sign(petition_id, user_id, now.timestamp())
+        if status == SIGN_PAST_DEADLINE:
+            raise DeadlinePassed(
+                "This petition has reached its deadline and no longer accepts signatures."
+            )
+        if status == SIGN_NOT_OPEN:
+            self._explain_refusal(petition_id, now)
+        return SignResult(petition_id=petition_id, new=status == SIGN_NEW, signature_count=count)
+
+    def _explain_refusal(self, petition_id, now):
+        petition = self.petitions.get(petition_id)
+        if petition is None:
+            raise NotFound("No such petition.")
+        check_can_sign(petition.state, petition.closes_at, now)
+        if petition.state == PetitionState.OPEN.value:
+            # Open in SQL but absent from Redis: the index is being rebuilt.
+            raise NotOpenForSigning("Signing is paused for a moment. Nothing was recorded; please try again.")
+        raise NotOpenForSigning("This petition cannot be signed.")

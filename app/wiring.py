@@ -1,0 +1,54 @@
+"""Builds services for the current request from the app's clients and the request's session."""
+from flask import current_app
+
+from app.extensions import db
+from app.repositories.open_petitions import OpenPetitionStore
+from app.repositories.outbox import Outbox
+from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
+from app.repositories.users_sql import UserRepository
+from app.services.accounts import AccountService
+from app.services.browsing import BrowseService
+from app.services.persister import SignaturePersister
+from app.services.petitions import PetitionService
+from app.services.signing import SigningService
+
+
+def redis_client():
+    return current_app.extensions["redis"]
+
+
+def open_store():
+    return current_app.extensions["open_store"]
+
+
+def accounts():
+    return AccountService(db.session, UserRepository(db.session), current_app.extensions["hasher"])
+
+
+def browsing():
+    return BrowseService(open_store(), PetitionRepository(db.session), current_app.config["PAGE_SIZE"])
+
+
+def petitions():
+    return PetitionService(
+        db.session,
+        PetitionRepository(db.session),
+        open_store(),
+        on_launch=current_app.extensions.get("on_launch"),
+    )
+
+
+def signing():
+    return SigningService(open_store(), PetitionRepository(db.session))
+
+
+def persister(consumer=None):
+    config = current_app.config
+    return SignaturePersister(
+        Outbox(redis_client()),
+        SignatureRepository(db.session),
+        db.session,
+        batch_size=config["PERSISTER_BATCH_SIZE"],
+        retention_ms=config["OUTBOX_RETENTION_SECONDS"] * 1000,
+        consumer=consumer,
+    )

@@ -1,0 +1,166 @@
+import os
+import secrets
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+class ConfigError(RuntimeError):
+    """A setting production needs is missing or unsafe."""
+
+
+def _env(name, default=None):
+    value = os.environ.get(name)
+    return default if value in (None, "") else value
+
+
+def _env_int(name, default):
+    return int(_env(name, default))
+
+
+def _env_bool(name, default):
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+class BaseConfig:
+    """Defaults shared by every environment. Instances read the environment in __init__."""
+
+    ENV_NAME = "base"
+
+    def __init__(self):
+        self.SECRET_KEY = _env("SECRET_KEY")
+        # Empty REDIS_URL means the embedded in-process substitute (fakeredis).
+        self.REDIS_URL = _env("REDIS_URL")
+        self.REDIS_SOCKET_TIMEOUT = float(_env("REDIS_SOCKET_TIMEOUT", "0.5"))
+        self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL")
+        self.SQLALCHEMY_BINDS = {"users": _env("USERS_DATABASE_URL")}
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+        self.MAX_CONTENT_LENGTH = 1024 * 1024
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = False
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.FORCE_HTTPS = False
+        self.WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session
+
+        self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.LOGIN_RATE_LIMIT_IP = _env("LOGIN_RATE_LIMIT_IP", "20 per minute")
+        self.LOGIN_RATE_LIMIT_ACCOUNT = _env("LOGIN_RATE_LIMIT_ACCOUNT", "5 per minute")
+        self.SIGN_RATE_LIMIT_USER = _env("SIGN_RATE_LIMIT_USER", "30 per minute")
+        self.SIGN_RATE_LIMIT_IP = _env("SIGN_RATE_LIMIT_IP", "600 per minute")
+
+        self.PAGE_SIZE = 50
+        # Background persister and the Redis rebuild at start-up (embedded and dev).
+        self.RUN_BACKGROUND_PERSISTER = _env_bool("RUN_BACKGROUND_PERSISTER", False)
+        self.REBUILD_REDIS_ON_START = _env_bool("REBUILD_REDIS_ON_START", True)
+        self.PERSISTER_BATCH_SIZE = _env_int("PERSISTER_BATCH_SIZE", 1000)
+        self.OUTBOX_RETENTION_SECONDS = _env_int("OUTBOX_RETENTION_SECONDS", 3600)
+        self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+
+    @property
+    def embedded_redis(self):
+        return not self.REDIS_URL
+
+
+class DevelopmentConfig(BaseConfig):
+    """`make run`: SQLite files and fakeredis unless real servers are named."""
+
+    ENV_NAME = "development"
+
+    def __init__(self):
+        super().__init__()
+        INSTANCE_DIR.mkdir(exist_ok=True)
+        self.SECRET_KEY = self.SECRET_KEY or _dev_secret()
+        self.SQLALCHEMY_DATABASE_URI = self.SQLALCHEMY_DATABASE_URI or (
+            f"sqlite:///{INSTANCE_DIR / 'petitions.db'}"
+        )
+        self.SQLALCHEMY_BINDS["users"] = self.SQLALCHEMY_BINDS["users"] or (
+            f"sqlite:///{INSTANCE_DIR / 'users.db'}"
+        )
+        self.RUN_BACKGROUND_PERSISTER = _env_bool("RUN_BACKGROUND_PERSISTER", True)
+
+
+class TestConfig(BaseConfig):
+    """The suite: real PostgreSQL and Redis on localhost, separate databases."""
+
+    ENV_NAME = "test"
+
+    def __init__(self):
+        super().__init__()
+        self.TESTING = True
+        self.SECRET_KEY = "test-secret-key"
+        self.REDIS_URL = _env("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL
+        self.SQLALCHEMY_DATABASE_URI = _env(
+            "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/petitions_test"
+        )
+        self.SQLALCHEMY_BINDS = {
+            "users": _env(
+                "TEST_USERS_DATABASE_URL",
+                "postgresql+psycopg://postgres@127.0.0.1:5432/petitions_users_test",
+            )
+        }
+        self.REBUILD_REDIS_ON_START = False
+
+
+class ProductionConfig(BaseConfig):
+    """gunicorn wsgi:app. Refuses to start without real secrets and servers."""
+
+    ENV_NAME = "production"
+
+    def __init__(self):
+        super().__init__()
+        missing = [
+            name
+            for name, value in (
+                ("SECRET_KEY", self.SECRET_KEY),
+                ("REDIS_URL", self.REDIS_URL),
+                ("DATABASE_URL", self.SQLALCHEMY_DATABASE_URI),
+                ("USERS_DATABASE_URL", self.SQLALCHEMY_BINDS["users"]),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(f"production needs these settings: {', '.join(missing)}")
+        if len(self.SECRET_KEY) < 32:
+            raise ConfigError("SECRET_KEY must be at least 32 characters")
+        for name, url in (
+            ("DATABASE_URL", self.SQLALCHEMY_DATABASE_URI),
+            ("USERS_DATABASE_URL", self.SQLALCHEMY_BINDS["users"]),
+        ):
+            if url.startswith("sqlite"):
+                raise ConfigError(f"{name} must name a real database server, not SQLite")
+        self.SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.FORCE_HTTPS = _env_bool("FORCE_HTTPS", True)
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+    "production": ProductionConfig,
+}
+
+
+def load_config(name=None):
+    name = name or _env("APP_ENV", "development")
+    try:
+        return CONFIGS[name]()
+    except KeyError:
+        raise ConfigError(f"APP_ENV must be one of {sorted(CONFIGS)}, not {name!r}") from None
+
+
+def _dev_secret():
+    """A per-checkout secret for local runs, kept in instance/ so sessions survive restarts."""
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
