@@ -1,0 +1,32 @@
+# Two commands: `make run` serves the site on embedded defaults; `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+FLASK := $(BIN)/flask --app wsgi
+
+.PHONY: run test venv services clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(BIN)/.installed
+
+# Embedded mode: SQLite files in instance/ and an in-process Redis, unless REDIS_URL,
+# DATABASE_URL and USERS_DATABASE_URL name real servers.
+run: venv
+	APP_ENV=development $(FLASK) db upgrade
+	APP_ENV=development $(FLASK) demo load
+	APP_ENV=development $(FLASK) run --host 127.0.0.1 --port $(PORT) --no-reload --with-threads
+
+services:
+	scripts/ensure-services.sh
+
+test: venv services
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Makes `tests` our package (azure-functions-durable installs a top-level `tests` too)."""

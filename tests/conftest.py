@@ -1,0 +1,118 @@
+"""Shared fixtures: a fresh app per test on the real PostgreSQL and Redis on localhost.
+
+Databases come from TEST_DATABASE_URL / TEST_USERS_DATABASE_URL / TEST_REDIS_URL (see
+config.TestConfig). They are created if missing and migrated once per run; every test starts
+from empty tables and an empty Redis database.
+"""
+import re
+from datetime import datetime, timedelta, timezone
+
+import psycopg
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from app.extensions import db
+from app.factory import create_app
+from config import TestConfig
+
+
+class Clock:
+    """A settable clock for services: tests move time instead of sleeping."""
+
+    def __init__(self, now=None):
+        self.now = now or datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, **delta):
+        self.now += timedelta(**delta)
+        return self.now
+
+
+def _ensure_database(url):
+    url = make_url(url)
+    if not re.fullmatch(r"[A-Za-z0-9_]+", url.database or ""):
+        raise ValueError(f"unexpected test database name {url.database!r}")
+    admin = f"host={url.host} port={url.port or 5432} user={url.username} dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (url.database,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{url.database}"')
+
+
+def _reset_schema(engine):
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session")
+def test_config_class():
+    return TestConfig
+
+
+@pytest.fixture(scope="session")
+def migrated_databases():
+    """Creates the test databases if needed and runs every migration on a clean schema."""
+    config = TestConfig()
+    for url in (config.SQLALCHEMY_DATABASE_URI, config.SQLALCHEMY_BINDS["users"]):
+        _ensure_database(url)
+    app = create_app(config)
+    with app.app_context():
+        for engine in db.engines.values():
+            _reset_schema(engine)
+        upgrade()
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()
+    return config
+
+
+def _clean(app):
+    with app.app_context():
+        for bind, engine in db.engines.items():
+            with engine.begin() as conn:
+                tables = [
+                    t for t in conn.execute(
+                        text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+                    ).scalars()
+                    if t != "alembic_version"
+                ]
+                if tables:
+                    conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    app.extensions["redis"].flushdb()
+
+
+@pytest.fixture
+def config(migrated_databases):
+    return TestConfig()
+
+
+@pytest.fixture
+def app(config):
+    app = create_app(config)
+    _clean(app)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()
+    app.extensions["redis"].connection_pool.disconnect()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def redis_client(app):
+    return app.extensions["redis"]
+
+
+@pytest.fixture
+def clock():
+    return Clock()

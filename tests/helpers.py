@@ -1,0 +1,50 @@
+"""Helpers that drive the app the way a browser does: real forms, real CSRF tokens."""
+import re
+
+TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+DEFAULT_PASSWORD = "correct horse battery"
+
+
+def csrf_token(client, path="/auth/login"):
+    page = client.get(path).get_data(as_text=True)
+    match = TOKEN_RE.search(page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def post_form(client, path, data, token_from=None, **kwargs):
+    data = dict(data)
+    data.setdefault("csrf_token", csrf_token(client, token_from or path))
+    return client.post(path, data=data, **kwargs)
+
+
+def register(client, email="ann@example.com", name="Ann Example", password=DEFAULT_PASSWORD):
+    response = post_form(
+        client, "/auth/register", {"email": email, "display_name": name, "password": password}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response
+
+
+def login(client, email="ann@example.com", password=DEFAULT_PASSWORD):
+    return post_form(client, "/auth/login", {"email": email, "password": password})
+
+
+def logout(client):
+    return post_form(client, "/auth/logout", {}, token_from="/")
+
+
+def create_draft(client, title="Save the local library from closure", body="Libraries matter.", days=30):
+    response = post_form(
+        client, "/petitions/new", {"title": title, "body": body, "duration_days": str(days)}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+
+
+def launch(client, petition_id):
+    return post_form(client, f"/petitions/{petition_id}/launch", {}, token_from=f"/petitions/{petition_id}")
+
+
+def sign(client, petition_id):
+    return post_form(client, f"/petitions/{petition_id}/sign", {}, token_from=f"/petitions/{petition_id}")
