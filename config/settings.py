@@ -58,6 +58,10 @@ class BaseConfig:
         self.SIGN_RATE_LIMIT_IP = _env("SIGN_RATE_LIMIT_IP", "600 per minute")
 
         self.PAGE_SIZE = 50
+        # Public pages: served from a per-process render cache this long, and shown (marked as
+        # possibly out of date) from the last good data this much longer while Redis is down.
+        self.PAGE_CACHE_SECONDS = float(_env("PAGE_CACHE_SECONDS", "1.0"))
+        self.PAGE_STALE_SECONDS = float(_env("PAGE_STALE_SECONDS", "600"))
         # Background persister and the Redis rebuild at start-up (embedded and dev).
         self.RUN_BACKGROUND_PERSISTER = _env_bool("RUN_BACKGROUND_PERSISTER", False)
         self.REBUILD_REDIS_ON_START = _env_bool("REBUILD_REDIS_ON_START", True)
