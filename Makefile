@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test venv services clean
+.PHONY: run test bench bench-quick venv services clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ services:
 
 test: venv services
 	$(BIN)/python -m pytest
+
+# Benchmarks (BENCHMARKS.md): the full suite takes about half an hour; the quick one under a
+# minute. Results go to bench/results/*.json.
+bench: venv services
+	$(BIN)/python -m bench
+
+bench-quick: venv services
+	$(BIN)/python -m bench --quick
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

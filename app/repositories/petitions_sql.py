@@ -15,6 +15,12 @@ class PetitionRepository:
         self.session.flush()
         return petition
 
+    def add_many(self, petitions):
+        """Adds many rows in one flush; the ORM sends them as batched INSERTs."""
+        self.session.add_all(petitions)
+        self.session.flush()
+        return petitions
+
     def get(self, petition_id):
         return self.session.get(Petition, petition_id)
 

@@ -1,0 +1,1 @@
+"""The benchmark suite: `python -m bench` (see BENCHMARKS.md). Not imported by the app."""

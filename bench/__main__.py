@@ -1,0 +1,97 @@
+"""`python -m bench [--quick] [--only storage,http,durable]`: runs the suite, prints a summary
+table and writes bench/results/<time>-<mode>.json.
+
+Servers: its own redis-server processes (AOF on) on BENCH_REDIS_PORTS, gunicorn on
+BENCH_HTTP_PORTS, and the PostgreSQL databases BENCH_DATABASE_URL / BENCH_USERS_DATABASE_URL,
+which are dropped and re-migrated on every run.
+"""
+import argparse
+import os
+import sys
+import time
+
+from bench import durable, http, storage
+from bench.appctx import bench_app
+from bench.report import Results, stamp
+from bench.services import redis_server
+
+FULL = {
+    "redis_petitions": 100_000,
+    "sql_one_commit": 10_000,
+    "sql_batch": 1000,
+    "top": 500,
+    "read_repeats": 50,
+    "http_petitions": 1000,
+    "signers": 60_000,
+    "concurrency": (50, 350),
+    "http_seconds": 10,
+    "sign_seconds": 10,
+    "repeats": 3,
+    "persister_petitions": 100,
+    "persister_signatures": 200_000,
+    "persister_batches": (1000, 5000),
+    "memory_signatures": 1_000_000,
+    "memory_petitions": 10_000,
+    "rebuild_petitions": 10_000,
+    "rebuild_signatures": 1_000_000,
+}
+QUICK = {
+    **FULL,
+    "redis_petitions": 1000,
+    "sql_one_commit": 100,
+    "read_repeats": 5,
+    "http_petitions": 50,
+    "signers": 3000,
+    "http_seconds": 2,
+    "sign_seconds": 3,  # 350 queued signers need more than a second for the first answers
+    "repeats": 1,
+    "persister_petitions": 10,
+    "persister_signatures": 2000,
+    "memory_signatures": 10_000,
+    "memory_petitions": 100,
+    "rebuild_petitions": 100,
+    "rebuild_signatures": 10_000,
+}
+GROUPS = ("storage", "http", "durable")
+
+
+def _ports(name, default):
+    start, end = os.environ.get(name, default).split("-")
+    return int(start), int(end) + 1
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="every scenario at a tiny size")
+    parser.add_argument("--only", default=",".join(GROUPS), help="comma-separated: " + ", ".join(GROUPS))
+    args = parser.parse_args(argv)
+    groups = [g for g in args.only.split(",") if g]
+    if unknown := set(groups) - set(GROUPS):
+        parser.error(f"unknown group(s): {', '.join(sorted(unknown))}")
+    sizes = QUICK if args.quick else FULL
+    redis_ports = _ports("BENCH_REDIS_PORTS", "5400-5449")
+    http_ports = _ports("BENCH_HTTP_PORTS", "5450-5499")
+    database_url = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/petitions_bench")
+    users_url = os.environ.get("BENCH_USERS_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/petitions_users_bench")
+    results = Results("quick" if args.quick else "full")
+    started = time.monotonic()
+    with redis_server(redis_ports) as redis_url, bench_app(redis_url, database_url, users_url) as (app, env):
+        if "storage" in groups:
+            print(f"{stamp()} storage", file=sys.stderr)
+            storage.run(app, redis_url, sizes, results)
+        if "http" in groups:
+            print(f"{stamp()} http", file=sys.stderr)
+            http.run(app, env, sizes, results, http_ports)
+        if "durable" in groups:
+            print(f"{stamp()} durable", file=sys.stderr)
+            with app.app_context():
+                durable.persister(sizes, results)
+                durable.rebuild(sizes, results)
+            durable.memory(sizes, redis_ports, results)
+    path = results.write({"sizes": sizes, "groups": groups, "seconds": time.monotonic() - started})
+    print(results.table())
+    print(f"\nresults: {path}")
+
+
+if __name__ == "__main__":
+    main()

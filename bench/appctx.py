@@ -1,0 +1,47 @@
+"""An in-process production app pointed at the bench's servers, and schema resets."""
+import os
+from contextlib import contextmanager
+
+from flask import current_app
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from app.extensions import db
+from app.factory import create_app
+from bench.services import app_env, ensure_database
+from config import load_config
+
+
+@contextmanager
+def bench_app(redis_url, database_url, users_database_url, reset=True):
+    """Sets the production environment for this process (child processes inherit it), builds
+    the app, and with `reset` drops and re-migrates both bench databases."""
+    env = app_env(redis_url, database_url, users_database_url)
+    os.environ.update(env)
+    for url in (database_url, users_database_url):
+        ensure_database(url)
+    app = create_app(load_config("production"))
+    with app.app_context():
+        if reset:
+            for engine in db.engines.values():
+                with engine.begin() as conn:
+                    conn.execute(text("DROP SCHEMA public CASCADE"))
+                    conn.execute(text("CREATE SCHEMA public"))
+            upgrade()
+        try:
+            yield app, env
+        finally:
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()
+            app.extensions["redis"].connection_pool.disconnect()
+
+
+def truncate_all():
+    """Empties both bench databases and the bench Redis between scenario groups."""
+    db.session.remove()  # its open transaction would hold a lock TRUNCATE waits for
+    with db.engine.begin() as conn:
+        conn.execute(text("TRUNCATE signatures, petitions RESTART IDENTITY CASCADE"))
+    with db.engines["users"].begin() as conn:
+        conn.execute(text("TRUNCATE users RESTART IDENTITY CASCADE"))
+    current_app.extensions["redis"].flushdb()  # the suite's own redis-server

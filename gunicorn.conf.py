@@ -1,0 +1,15 @@
+"""Production gunicorn settings; `gunicorn wsgi:app` reads this file from the working directory.
+Worker class and count were chosen by measurement (BENCHMARKS.md); override them per host with
+WEB_CONCURRENCY and GUNICORN_WORKER_CLASS."""
+import os
+
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# Bursts arrive faster than workers accept: let the kernel queue them rather than refuse.
+backlog = 2048
+timeout = 30
+graceful_timeout = 20
+# The control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl), which two servers
+# on one host would fight over; nothing here uses it.
+control_socket_disable = True

@@ -1,0 +1,61 @@
+"""Proves the benchmark suite runs end to end (`make bench-quick`). No speed assertions: speed is
+read from BENCHMARKS.md runs against a same-run baseline, never asserted here."""
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from config import TestConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPECTED = {
+    *(f"storage/{name}" for name in (
+        "redis_write_one_by_one", "redis_write_bulk", "redis_top_raw", "redis_top_deserialised",
+        "postgresql_write_one_commit_each", "postgresql_write_batched", "postgresql_top_cold",
+        "postgresql_top_warm", "sqlite_write_one_commit_each", "sqlite_write_batched",
+        "sqlite_top_cold", "sqlite_top_warm",
+    )),
+    *(f"http/{scenario}_{tool}_c{c}" for scenario in ("baseline", "front_page", "api_list", "api_count")
+      for tool in ("ab", "wrk") for c in (50, 350)),
+    *(f"http/{scenario}_wrk_c{c}" for scenario in ("sign_new", "sign_dup20") for c in (50, 350)),
+    "durable/persister_batch1000", "durable/persister_batch5000", "durable/rebuild",
+    "durable/redis_memory_one_petition", "durable/redis_memory_spread",
+}
+
+
+def _bench_db(url):
+    """The test database's name with a suffix: the suite drops and re-migrates it."""
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_bench").render_as_string(hide_password=False)
+
+
+@pytest.mark.timeout(300)
+def test_quick_suite_produces_every_scenario():
+    config = TestConfig()
+    env = {
+        **os.environ,
+        "BENCH_DATABASE_URL": _bench_db(config.SQLALCHEMY_DATABASE_URI),
+        "BENCH_USERS_DATABASE_URL": _bench_db(config.SQLALCHEMY_BINDS["users"]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    path = Path(re.search(r"results: (\S+\.json)", done.stdout).group(1))
+    payload = json.loads(path.read_text())
+    path.unlink()
+    rows = {f"{row['group']}/{row['name']}": row for row in payload["results"]}
+    assert EXPECTED <= set(rows), sorted(EXPECTED - set(rows))
+    for name in EXPECTED:
+        figures = {k: v for k, v in rows[name].items() if k not in ("group", "name")}
+        assert figures and all(v is not None for v in figures.values()), name
+    for name, row in rows.items():
+        if name.startswith("http/sign_"):
+            assert row["acked_per_s"] > 0 and row["lost"] == 0, (name, row)
+    rebuild = rows["durable/rebuild"]
+    assert rebuild["signatures"] == rebuild["expected_signatures"]
