@@ -1,5 +1,8 @@
-"""Flask-Login wiring: the session carries the user id and a token the users DB must still hold."""
-from flask import flash, redirect, request, url_for
+"""Flask-Login wiring: the session carries the user id and a token the users DB must still hold
+(read through a short-lived Redis copy, so signed-in requests need no users-DB query)."""
+from types import SimpleNamespace
+
+from flask import current_app, flash, redirect, request, url_for
 from flask_login import UserMixin
 
 from app.extensions import db, login_manager
@@ -26,10 +29,16 @@ def configure_login(app):
         user_id, _, token = session_id.partition(":")
         if not user_id.isdigit() or not token:
             return None
-        user = UserRepository(db.session).get(int(user_id))
-        if user is None or user.session_token != token:
+        cache = current_app.extensions["user_cache"]
+        card = cache.get(int(user_id))
+        if card is None:
+            user = UserRepository(db.session).get(int(user_id))
+            if user is None:
+                return None
+            card = cache.put(user)
+        if card["session_token"] != token:
             return None  # logged out elsewhere: the old cookie is dead
-        return CurrentUser(user)
+        return CurrentUser(SimpleNamespace(**card))
 
     @login_manager.unauthorized_handler
     def unauthorized():

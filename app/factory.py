@@ -71,10 +71,12 @@ def register_extensions(app):
 def register_redis(app):
     from app.repositories.open_petitions import OpenPetitionStore
     from app.repositories.redis_client import make_redis
+    from app.repositories.user_cache import UserCache
 
     client = make_redis(app.config["REDIS_URL"], app.config["REDIS_SOCKET_TIMEOUT"])
     app.extensions["redis"] = client
     app.extensions["open_store"] = OpenPetitionStore(client)
+    app.extensions["user_cache"] = UserCache(client, app.config["USER_CACHE_SECONDS"])
 
 
 def register_blueprints(app):

@@ -22,7 +22,12 @@ def open_store():
 
 
 def accounts():
-    return AccountService(db.session, UserRepository(db.session), current_app.extensions["hasher"])
+    return AccountService(
+        db.session,
+        UserRepository(db.session),
+        current_app.extensions["hasher"],
+        user_cache=current_app.extensions["user_cache"],
+    )
 
 
 def browsing():

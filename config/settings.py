@@ -57,6 +57,9 @@ class BaseConfig:
         self.SIGN_RATE_LIMIT_USER = _env("SIGN_RATE_LIMIT_USER", "30 per minute")
         self.SIGN_RATE_LIMIT_IP = _env("SIGN_RATE_LIMIT_IP", "600 per minute")
 
+        # Signed-in users' session data is read from Redis for this long before the users DB is
+        # asked again; logout drops it at once (see app/repositories/user_cache.py).
+        self.USER_CACHE_SECONDS = _env_int("USER_CACHE_SECONDS", 60)
         self.PAGE_SIZE = 50
         # Public pages: served from a per-process render cache this long, and shown (marked as
         # possibly out of date) from the last good data this much longer while Redis is down.

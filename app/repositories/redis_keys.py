@@ -20,5 +20,9 @@ def signers(petition_id):
     return f"petition:{petition_id}:signers"
 
 
+def user_card(user_id):
+    return f"user:{user_id}:card"
+
+
 def page_cache(name):
     return f"cache:page:{name}"

@@ -24,10 +24,11 @@ def new_session_token():
 
 
 class AccountService:
-    def __init__(self, session, users, hasher=HASHER):
+    def __init__(self, session, users, hasher=HASHER, user_cache=None):
         self.session = session
         self.users = users
         self.hasher = hasher
+        self.user_cache = user_cache
         # Verified against for unknown emails so both failures cost the same time.
         self._dummy_hash = hasher.hash(secrets.token_hex(16))
 
@@ -82,3 +83,5 @@ class AccountService:
         if user is not None:
             user.session_token = new_session_token()
             self.session.commit()
+        if self.user_cache is not None:
+            self.user_cache.forget(user_id)  # after the commit, so no refill sees the old token

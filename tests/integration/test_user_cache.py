@@ -1,0 +1,53 @@
+"""Signed-in requests read the user from a short-lived Redis copy instead of the users DB, and
+logout still kills old cookies at once."""
+from sqlalchemy import event
+
+from app.extensions import db
+from app.repositories import redis_keys as keys
+from tests.helpers import logout, register
+
+
+def _users_db_queries(app):
+    """A list that fills with every statement sent to the users database."""
+    statements = []
+    with app.app_context():
+        engine = db.engines["users"]
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    return statements
+
+
+def test_signed_in_requests_after_the_first_skip_the_users_db(app, client):
+    register(client, "ann@example.com", "Ann Example")
+    client.get("/my/petitions")  # fills the cache
+    queries = _users_db_queries(app)
+    page = client.get("/my/petitions")
+    assert page.status_code == 200
+    assert "Ann Example" in page.get_data(as_text=True)
+    assert queries == []
+
+
+def test_an_old_cookie_is_refused_right_after_logout(app, client):
+    register(client, "ann@example.com", "Ann Example")
+    assert client.get("/my/petitions").status_code == 200
+    old_cookie = client.get_cookie("session").value
+    logout(client)
+    client.set_cookie("session", old_cookie)
+    response = client.get("/my/petitions")
+    assert response.status_code == 302
+    assert "/auth/login" in response.headers["Location"]
+
+
+def test_a_stale_card_with_another_token_is_refused(app, client, redis_client):
+    """A card from before a token rotation elsewhere never lets the old token through."""
+    register(client, "ann@example.com", "Ann Example")
+    client.get("/my/petitions")
+    user_id = next(k for k in redis_client.scan_iter("user:*:card")).decode().split(":")[1]
+    redis_client.set(keys.user_card(user_id), b'{"id": %s, "email": "x", "display_name": "x", "session_token": "other"}' % user_id.encode())
+    assert client.get("/my/petitions").status_code == 302
+
+
+def test_without_redis_the_users_db_answers(app, client):
+    register(client, "ann@example.com", "Ann Example")
+    cache = app.extensions["user_cache"]
+    cache.redis = type(cache.redis)(host="127.0.0.1", port=1, socket_connect_timeout=0.2)  # nothing listens on port 1
+    assert client.get("/my/petitions").status_code == 200
