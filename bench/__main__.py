@@ -64,11 +64,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="every scenario at a tiny size")
     parser.add_argument("--only", default=",".join(GROUPS), help="comma-separated: " + ", ".join(GROUPS))
+    parser.add_argument("--set", action="append", default=[], metavar="SIZE=VALUE",
+                        help="override one size, e.g. --set http_seconds=5 (see FULL)")
     args = parser.parse_args(argv)
     groups = [g for g in args.only.split(",") if g]
     if unknown := set(groups) - set(GROUPS):
         parser.error(f"unknown group(s): {', '.join(sorted(unknown))}")
-    sizes = QUICK if args.quick else FULL
+    sizes = dict(QUICK if args.quick else FULL)
+    for item in args.set:
+        name, _, value = item.partition("=")
+        if name not in sizes:
+            parser.error(f"unknown size {name!r}")
+        sizes[name] = tuple(int(v) for v in value.split(",")) if isinstance(sizes[name], tuple) else int(value)
     redis_ports = _ports("BENCH_REDIS_PORTS", "5400-5449")
     http_ports = _ports("BENCH_HTTP_PORTS", "5450-5499")
     database_url = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/petitions_bench")
@@ -88,7 +95,9 @@ def main(argv=None):
                 durable.persister(sizes, results)
                 durable.rebuild(sizes, results)
             durable.memory(sizes, redis_ports, results)
-    path = results.write({"sizes": sizes, "groups": groups, "seconds": time.monotonic() - started})
+    meta = {"sizes": sizes, "groups": groups, "argv": sys.argv[1:], "seconds": time.monotonic() - started,
+            "gunicorn": {k: os.environ.get(k) for k in ("WEB_CONCURRENCY", "GUNICORN_WORKER_CLASS", "GUNICORN_THREADS")}}
+    path = results.write(meta)
     print(results.table())
     print(f"\nresults: {path}")
 

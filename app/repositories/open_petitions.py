@@ -1,5 +1,6 @@
 """Open petitions in Redis: documents, the three sort indexes, signer sets and the signing script."""
 import contextlib
+import itertools
 from dataclasses import dataclass
 
 import orjson
@@ -74,37 +75,32 @@ class OpenPetitionStore:
         """Writes a newly launched petition (document and indexes) atomically."""
         with store_errors():
             pipe = self.redis.pipeline(transaction=True)
-            self._queue_open(pipe, doc)
+            self._queue_open(pipe, [doc])
             pipe.zadd(keys.OPEN_BY_SIGNATURES, {doc["id"]: 0}, nx=True)
             pipe.execute()
 
-    def merge_many(self, docs_with_signers, chunk=1000):
-        """Bulk load for the rebuild. Signers are added to whatever the sets already hold (never
+    def merge_many(self, docs_with_signers, chunk=2000):
+        """Bulk load for the rebuild, `chunk` petitions per round trip, each index written with
+        one multi-member command. Signers are added to whatever the sets already hold (never
         removed), so a rebuild cannot lose a signature Redis has and SQL does not yet."""
+        items = iter(docs_with_signers)
         with store_errors():
-            pipe = self.redis.pipeline(transaction=False)
-            ids = []
-            for doc, signer_ids in docs_with_signers:
-                ids.append(doc["id"])
-                self._queue_open(pipe, doc)
-                for start in range(0, len(signer_ids), 10_000):
-                    pipe.sadd(keys.signers(doc["id"]), *signer_ids[start : start + 10_000])
-                if len(pipe) >= chunk:
-                    pipe.execute()
-            pipe.execute()
-            for start in range(0, len(ids), chunk):
-                part = ids[start : start + chunk]
-                for pid in part:
-                    pipe.scard(keys.signers(pid))
-                counts = pipe.execute()
-                self.redis.zadd(keys.OPEN_BY_SIGNATURES, dict(zip(part, counts)))
+            while part := list(itertools.islice(items, chunk)):
+                pipe = self.redis.pipeline(transaction=False)
+                self._queue_open(pipe, [doc for doc, _ in part])
+                for doc, signer_ids in part:
+                    for start in range(0, len(signer_ids), 10_000):
+                        pipe.sadd(keys.signers(doc["id"]), *signer_ids[start : start + 10_000])
+                for doc, _ in part:
+                    pipe.scard(keys.signers(doc["id"]))
+                counts = pipe.execute()[-len(part) :]
+                self.redis.zadd(keys.OPEN_BY_SIGNATURES, {doc["id"]: n for (doc, _), n in zip(part, counts)})
 
-    def _queue_open(self, pipe, doc):
-        pid = doc["id"]
-        pipe.set(keys.petition_doc(pid), orjson.dumps(doc))
-        pipe.zadd(keys.OPEN_BY_NEWEST, {pid: doc["launched_ts"]})
-        pipe.zadd(keys.OPEN_BY_CLOSING, {pid: doc["closes_ts"]})
-        pipe.hset(keys.OPEN_TITLES, pid, doc["title"].casefold())
+    def _queue_open(self, pipe, docs):
+        pipe.mset({keys.petition_doc(doc["id"]): orjson.dumps(doc) for doc in docs})
+        pipe.zadd(keys.OPEN_BY_NEWEST, {doc["id"]: doc["launched_ts"] for doc in docs})
+        pipe.zadd(keys.OPEN_BY_CLOSING, {doc["id"]: doc["closes_ts"] for doc in docs})
+        pipe.hset(keys.OPEN_TITLES, mapping={doc["id"]: doc["title"].casefold() for doc in docs})
 
     def remove_open(self, petition_id):
         """Takes a closed petition out of Redis entirely; SQL holds it from now on."""
