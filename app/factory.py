@@ -25,6 +25,7 @@ def create_app(config=None):
     register_errors(app)
     register_cli(app)
     register_template_helpers(app)
+    register_wsgi_middleware(app)
     app.before_request(first_request_setup(app))
     return app
 
@@ -65,8 +66,6 @@ def register_extensions(app):
         frame_options="DENY",
         referrer_policy="strict-origin-when-cross-origin",
     )
-    if production:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     app.extensions["hasher"] = HASHER
 
 
@@ -109,6 +108,16 @@ def register_template_helpers(app):
     from app.templating import register_filters
 
     register_filters(app)
+
+
+def register_wsgi_middleware(app):
+    """Outermost first: ProxyFix sets scheme and client address, then the front page's fast
+    path sees them (so it never serves a page to a request Flask would redirect to HTTPS)."""
+    from app.blueprints.public.fast_path import FreshPageMiddleware
+
+    app.wsgi_app = FreshPageMiddleware(app.wsgi_app, app.extensions["page_cache"])
+    if app.config["ENV_NAME"] == "production":
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
 
 def first_request_setup(app):

@@ -7,7 +7,7 @@ is down a page can still be shown, marked as possibly out of date, instead of fa
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -16,6 +16,8 @@ class Entry:
     html: str | None  # the anonymous rendering, served while fresh
     fresh_until: float
     stale_until: float
+    # The anonymous rendering as sent, per (scheme, host): body bytes and Flask's headers.
+    responses: dict = field(default_factory=dict)
 
 
 class PageCache:
@@ -32,6 +34,18 @@ class PageCache:
         if entry is not None and entry.html is not None and self.clock() < entry.fresh_until:
             return entry.html
         return None
+
+    def fresh_response(self, key, origin):
+        """(body, headers) Flask sent for this fresh anonymous rendering to this origin, or None."""
+        entry = self._entries.get(key)
+        if entry is not None and self.clock() < entry.fresh_until:
+            return entry.responses.get(origin)
+        return None
+
+    def attach_headers(self, key, origin, headers):
+        entry = self._entries.get(key)
+        if entry is not None and entry.html is not None:
+            entry.responses[origin] = (entry.html.encode(), headers)
 
     def stale_data(self, key):
         entry = self._entries.get(key)

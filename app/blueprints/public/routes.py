@@ -5,6 +5,7 @@ from flask_login import current_user
 from app import wiring
 from app.blueprints.public import bp
 from app.blueprints.public.cache import PageCache
+from app.blueprints.public.fast_path import CACHE_KEY_ENVIRON
 from app.domain.errors import StoreUnavailable
 from app.extensions import limiter
 from app.services.browsing import parse_list_query
@@ -45,6 +46,8 @@ def index():
         return render_template("public/index.html", result=result, query=query, stale=True)
     html = render_template("public/index.html", result=result, query=query, stale=False)
     cache.put(key, result, html if anonymous else None)
+    if anonymous:
+        request.environ[CACHE_KEY_ENVIRON] = key  # lets the fast path serve it while fresh
     return html
 
 
