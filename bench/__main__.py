@@ -17,6 +17,7 @@ from bench.services import redis_server
 
 FULL = {
     "redis_petitions": 100_000,
+    "sql_petitions": 100_000,
     "sql_one_commit": 10_000,
     "sql_batch": 1000,
     "top": 500,
@@ -26,6 +27,7 @@ FULL = {
     "concurrency": (50, 350),
     "http_seconds": 10,
     "sign_seconds": 10,
+    "signing": 1,  # 0 skips the signing runs (e.g. when comparing gunicorn settings)
     "repeats": 3,
     "persister_petitions": 100,
     "persister_signatures": 200_000,
@@ -38,6 +40,7 @@ FULL = {
 QUICK = {
     **FULL,
     "redis_petitions": 1000,
+    "sql_petitions": 1000,
     "sql_one_commit": 100,
     "read_repeats": 5,
     "http_petitions": 50,

@@ -68,3 +68,19 @@ def _load():
 
 def stamp():
     return time.strftime("%H:%M:%S")
+
+
+def markdown(path):
+    """The summary rows of a results file as a Markdown table (for BENCHMARKS.md)."""
+    payload = json.loads(Path(path).read_text())
+    lines = ["| scenario | figures |", "| --- | --- |"]
+    for row in payload["results"]:
+        figures = ", ".join(f"{k}={_fmt(v)}" for k, v in row.items() if k not in ("group", "name"))
+        lines.append(f"| {row['group']}/{row['name']} | {figures} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(markdown(sys.argv[1]))

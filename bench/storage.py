@@ -84,7 +84,7 @@ def sql_writes(label, session, sizes, results):
         repo.add(row)
         session.commit()
     per_row = (time.perf_counter() - started) / len(sample)
-    target = sizes["redis_petitions"]
+    target = sizes["sql_petitions"]
     results.add("storage", f"{label}_write_one_commit_each", seconds=per_row * target,
                 petitions=target, measured_on=len(sample), extrapolated=len(sample) < target)
 
