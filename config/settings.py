@@ -51,7 +51,9 @@ class BaseConfig:
 
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
-        self.RATELIMIT_HEADERS_ENABLED = True
+        # Only HTML form posts (login, sign) are limited; X-RateLimit-* headers would cost extra
+        # Redis round trips on every signature for no reader. A 429 still says Retry-After.
+        self.RATELIMIT_HEADERS_ENABLED = False
         self.LOGIN_RATE_LIMIT_IP = _env("LOGIN_RATE_LIMIT_IP", "20 per minute")
         self.LOGIN_RATE_LIMIT_ACCOUNT = _env("LOGIN_RATE_LIMIT_ACCOUNT", "5 per minute")
         self.SIGN_RATE_LIMIT_USER = _env("SIGN_RATE_LIMIT_USER", "30 per minute")
