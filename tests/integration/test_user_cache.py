@@ -51,3 +51,8 @@ def test_without_redis_the_users_db_answers(app, client):
     cache = app.extensions["user_cache"]
     cache.redis = type(cache.redis)(host="127.0.0.1", port=1, socket_connect_timeout=0.2)  # nothing listens on port 1
     assert client.get("/my/petitions").status_code == 200
+
+
+def test_login_leaves_the_card_in_the_cache(app, client, redis_client):
+    register(client, "ann@example.com", "Ann Example")
+    assert list(redis_client.scan_iter("user:*:card"))

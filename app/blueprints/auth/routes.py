@@ -15,6 +15,7 @@ def _start_session(user):
     """Clears the old session before signing in, so a planted session id is worthless."""
     session.clear()
     login_user(CurrentUser(user))
+    current_app.extensions["user_cache"].put(user)  # the next requests need no users-DB query
 
 
 def _account_key():
