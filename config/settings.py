@@ -51,6 +51,12 @@ class BaseConfig:
 
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        # The limiter opens its own Redis client, whose default timeouts are seconds long: with a
+        # hung Redis every login and signature would stall that long before the 503 could answer.
+        self.RATELIMIT_STORAGE_OPTIONS = {
+            "socket_timeout": self.REDIS_SOCKET_TIMEOUT,
+            "socket_connect_timeout": self.REDIS_SOCKET_TIMEOUT,
+        }
         self.RATELIMIT_HEADERS_ENABLED = True
         self.LOGIN_RATE_LIMIT_IP = _env("LOGIN_RATE_LIMIT_IP", "20 per minute")
         self.LOGIN_RATE_LIMIT_ACCOUNT = _env("LOGIN_RATE_LIMIT_ACCOUNT", "5 per minute")
