@@ -2,6 +2,9 @@
 
 Plain SQLAlchemy (no Flask) so the Functions app shares it. The `bind_key` in each metadata's
 info is what Flask-SQLAlchemy's session uses to route a table to its engine.
+
+Text people type is Unicode/UnicodeText: VARCHAR/TEXT on PostgreSQL and SQLite as before, but
+NVARCHAR on SQL Server, whose VARCHAR keeps only its code page and turns the rest into "?".
 """
 from datetime import datetime, timezone
 
@@ -12,7 +15,8 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
-    Text,
+    Unicode,
+    UnicodeText,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -42,8 +46,8 @@ class User(UsersBase):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    display_name: Mapped[str] = mapped_column(String(60))
+    email: Mapped[str] = mapped_column(Unicode(254), unique=True)
+    display_name: Mapped[str] = mapped_column(Unicode(60))
     password_hash: Mapped[str] = mapped_column(String(255))
     # Rotated at logout so a copied session cookie stops working server-side.
     session_token: Mapped[str] = mapped_column(String(64))
@@ -57,9 +61,9 @@ class Petition(PetitionsBase):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Users live in another database, so no foreign key; the name is copied for display.
     owner_id: Mapped[int] = mapped_column(Integer, index=True)
-    owner_name: Mapped[str] = mapped_column(String(60))
-    title: Mapped[str] = mapped_column(String(120))
-    body: Mapped[str] = mapped_column(Text)
+    owner_name: Mapped[str] = mapped_column(Unicode(60))
+    title: Mapped[str] = mapped_column(Unicode(120))
+    body: Mapped[str] = mapped_column(UnicodeText)
     duration_days: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(10), default="draft")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
