@@ -80,8 +80,13 @@ def test_every_table_compiles_for_sql_server(table):
 def test_sql_server_types_and_constraints():
     petitions = str(CreateTable(METADATA_BY_BIND[None].tables["petitions"]).compile(dialect=MSSQL))
     signatures = str(CreateTable(METADATA_BY_BIND[None].tables["signatures"]).compile(dialect=MSSQL))
+    users = str(CreateTable(METADATA_BY_BIND["users"].tables["users"]).compile(dialect=MSSQL))
     assert "launched_at DATETIMEOFFSET NULL" in petitions
-    assert "body VARCHAR(max)" in petitions
+    # What people type is NVARCHAR: SQL Server's VARCHAR would turn "Ŵ" or "€" outside its code page into "?".
+    assert "title NVARCHAR(120) NOT NULL" in petitions
+    assert "body NVARCHAR(max) NOT NULL" in petitions
+    assert "owner_name NVARCHAR(60) NOT NULL" in petitions
+    assert "display_name NVARCHAR(60) NOT NULL" in users and "email NVARCHAR(254) NOT NULL" in users
     assert "CONSTRAINT uq_signatures_petition_user UNIQUE (petition_id, user_id)" in signatures
     assert "REFERENCES petitions (id) ON DELETE CASCADE" in signatures
 
