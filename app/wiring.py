@@ -2,7 +2,6 @@
 from flask import current_app
 
 from app.extensions import db
-from app.repositories.open_petitions import OpenPetitionStore
 from app.repositories.outbox import Outbox
 from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
 from app.repositories.users_sql import UserRepository
