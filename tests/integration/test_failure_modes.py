@@ -10,7 +10,7 @@ from app.factory import create_app
 from app.repositories.models import Petition
 from config import settings
 from config.settings import ConfigError, ProductionConfig, load_config
-from tests.helpers import DEFAULT_PASSWORD, create_draft, csrf_token, login, post_form, register
+from tests.helpers import DEFAULT_PASSWORD, create_draft, csrf_token, login, post_form
 from tests.integration.support import make_open, make_user, petition_row
 
 CLOSED_PORT = 5201  # nothing listens here
