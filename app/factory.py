@@ -21,6 +21,7 @@ def create_app(config=None):
     register_redis(app)
     register_blueprints(app)
     register_errors(app)
+    register_input_guard(app)
     register_cli(app)
     register_template_helpers(app)
     app.before_request(first_request_setup(app))
@@ -93,6 +94,12 @@ def register_errors(app):
     from app.errors import register_error_handlers
 
     register_error_handlers(app)
+
+
+def register_input_guard(app):
+    from app.input_guard import refuse_nul_characters
+
+    app.before_request(refuse_nul_characters)
 
 
 def register_cli(app):
