@@ -57,6 +57,7 @@ def test_signing_without_redis_is_a_quick_503_saying_nothing_was_recorded(app, s
         text = response.get_data(as_text=True)
         assert response.status_code == 503
         assert "not recorded" in text and "safe to try again" in text
+        assert response.headers["Retry-After"] == "1"
         assert response.headers["Cache-Control"] == "no-store"
         assert elapsed < 2.0, f"took {elapsed:.2f}s"
         json = client.post(
