@@ -1,5 +1,6 @@
 """Builds services from one SQL session and the process's clients. The web app (app/wiring.py)
 and the Functions app (functions_app/clients.py) both use it, so both run the same code."""
+from app.domain.petitions import utcnow
 from app.repositories.outbox import Outbox
 from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
 from app.repositories.reports_sql import NotificationRepository, ReportRepository
@@ -12,14 +13,15 @@ from app.services.signing import SigningService
 
 
 class Services:
-    def __init__(self, session, redis_client, store, settings):
+    def __init__(self, session, redis_client, store, settings, clock=utcnow):
         self.session = session
+        self.clock = clock
         self.redis = redis_client
         self.store = store
         self.settings = settings  # a mapping of config names to values
 
     def signing(self):
-        return SigningService(self.store, PetitionRepository(self.session))
+        return SigningService(self.store, PetitionRepository(self.session), clock=self.clock)
 
     def persister(self, consumer=None):
         return SignaturePersister(
@@ -38,6 +40,7 @@ class Services:
             SignatureRepository(self.session),
             self.store,
             self.persister(),
+            clock=self.clock,
         )
 
     def reports(self):
@@ -58,6 +61,7 @@ class Services:
             NotificationRepository(self.session),
             ReportRepository(self.session),
             mailer=mailer,
+            clock=self.clock,
         )
 
     def close_coordinator(self):

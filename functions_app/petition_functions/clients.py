@@ -11,12 +11,17 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
 from app.assembly import Services
+from app.domain.petitions import utcnow
 from app.repositories.models import PetitionsBase, UsersBase
 from app.repositories.open_petitions import OpenPetitionStore
 from app.repositories.redis_client import make_redis
 from app.services.rate_limits import SignRateLimiter
 from app.services.signing_tokens import SigningTokens
 from config import load_config
+
+
+# The services' clock. Tests that drive orchestrations in simulated time replace it.
+clock = utcnow
 
 
 @functools.cache
@@ -46,7 +51,7 @@ def open_store():
 
 @functools.cache
 def tokens():
-    return SigningTokens(config().SIGNING_TOKEN_SECRET)
+    return SigningTokens(config().SIGNING_TOKEN_SECRET, clock=lambda: clock())
 
 
 @functools.cache
@@ -61,7 +66,7 @@ def sign_rate_limiter():
 def services():
     session = session_factory()()
     try:
-        yield Services(session, redis_client(), open_store(), vars(config()))
+        yield Services(session, redis_client(), open_store(), vars(config()), clock=lambda: clock())
     finally:
         session.close()
 
