@@ -3,6 +3,7 @@ import threading
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 
 from app import wiring
 from app.domain.petitions import utcnow
@@ -53,9 +54,7 @@ def rebuild():
     click.echo(f"rebuilt {count} open petitions")
 
 
-@click.group("petitions", help="Petition lifecycle.")
-def petitions_cli():
-    pass
+petitions_cli = AppGroup("petitions", help="Petition lifecycle.")
 
 
 @petitions_cli.command("close-due")
