@@ -32,11 +32,7 @@ class PetitionRepository:
         """One conditional UPDATE: it changes a row only while it is the owner's draft."""
         result = self.session.execute(
             update(Petition)
-            .where(
-                Petition.id == petition_id,
-                Petition.owner_id == owner_id,
-                Petition.state == PetitionState.DRAFT.value,
-            )
+            .where(*_owners_draft(petition_id, owner_id))
             .values(**values)
             .execution_options(synchronize_session=False)
         )
@@ -45,11 +41,7 @@ class PetitionRepository:
     def delete_draft(self, petition_id, owner_id):
         result = self.session.execute(
             delete(Petition)
-            .where(
-                Petition.id == petition_id,
-                Petition.owner_id == owner_id,
-                Petition.state == PetitionState.DRAFT.value,
-            )
+            .where(*_owners_draft(petition_id, owner_id))
             .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1
@@ -194,6 +186,14 @@ class SignatureRepository:
             for pid, uid in rows:
                 result[pid].append(uid)
         return result
+
+
+def _owners_draft(petition_id, owner_id):
+    return (
+        Petition.id == petition_id,
+        Petition.owner_id == owner_id,
+        Petition.state == PetitionState.DRAFT.value,
+    )
 
 
 def _escape_like(word):

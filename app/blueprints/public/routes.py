@@ -1,13 +1,29 @@
-from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
 from app import wiring
 from app.blueprints.public import bp
+from app.blueprints.public.cache import PageCache
+from app.domain.errors import NotFound, StoreUnavailable
 from app.extensions import limiter
-from app.domain.errors import NotFound
 from app.services.browsing import parse_list_query
 from app.services.reports import report_chart, report_csv
+
+
+@bp.record_once
+def _attach_cache(state):
+    config = state.app.config
+    state.app.extensions["page_cache"] = PageCache(config["PAGE_CACHE_SECONDS"], config["PAGE_STALE_SECONDS"])
+
+
+def _page_cache():
+    return current_app.extensions["page_cache"]
+
+
+def _anonymous_view():
+    """Nothing personal on the page: no signed-in user and no flashed message waiting."""
+    return not current_user.is_authenticated and "_flashes" not in session
 
 
 def _signer_key():
@@ -19,16 +35,33 @@ def _signer_key():
 @bp.route("/")
 def index():
     query = parse_list_query(request.args)
-    result = wiring.browsing().list(query)
-    return render_template("public/index.html", result=result, query=query)
+    cache, key, anonymous = _page_cache(), ("index", query), _anonymous_view()
+    if anonymous and (html := cache.fresh_html(key)) is not None:
+        return html
+    try:
+        result = wiring.browsing().list(query)
+    except StoreUnavailable:
+        if (result := cache.stale_data(key)) is None:
+            raise
+        return render_template("public/index.html", result=result, query=query, stale=True)
+    html = render_template("public/index.html", result=result, query=query, stale=False)
+    cache.put(key, result, html if anonymous else None)
+    return html
 
 
 @bp.route("/petitions/<pid:petition_id>")
 def petition(petition_id):
     viewer_id = current_user.id if current_user.is_authenticated else None
-    browsing = wiring.browsing()
-    doc = browsing.petition(petition_id, viewer_id)
-    signed = viewer_id is not None and doc["state"] == "open" and browsing.has_signed(petition_id, viewer_id)
+    browsing, cache, key = wiring.browsing(), _page_cache(), ("petition", petition_id)
+    try:
+        doc = browsing.petition(petition_id, viewer_id)
+        signed = viewer_id is not None and doc["state"] == "open" and browsing.has_signed(petition_id, viewer_id)
+    except StoreUnavailable:
+        if (doc := cache.stale_data(key)) is None:
+            raise
+        return render_template("public/petition.html", petition=doc, signed=False, stale=True)
+    if doc["state"] != "draft":
+        cache.put(key, doc)
     report = chart = None
     if doc["state"] == "closed":
         try:
@@ -40,6 +73,7 @@ def petition(petition_id):
         "public/petition.html",
         petition=doc,
         signed=signed,
+        stale=False,
         report=report,
         chart=chart,
         sign_via=_sign_via_functions(petition_id, viewer_id, doc, signed),
