@@ -39,7 +39,7 @@ class FunctionsClient:
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read() or b"{}")
-        except OSError as exc:  # URLError and HTTPError are OSErrors
+        except (OSError, ValueError) as exc:  # URLError/HTTPError are OSErrors; bad JSON a ValueError
             raise StoreUnavailable(f"The Functions app did not accept the request: {exc}") from exc
 
 
@@ -50,7 +50,7 @@ def start_lifecycle_on_launch(client):
     def on_launch(petition):
         try:
             client.start_lifecycle(petition.id)
-        except StoreUnavailable:
+        except Exception:  # never turn a committed launch into an error page
             log.warning("could not start the lifecycle of petition %s; the sweep will", petition.id, exc_info=True)
 
     return on_launch

@@ -1,7 +1,6 @@
 """Fixtures for the Functions app: its folder on sys.path (as the Functions host does), clients
 built from TestConfig, and petitions set up through the same services the web app uses."""
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
