@@ -105,3 +105,19 @@ def test_sweep_resumes_live_orchestrations_and_restarts_lost_ones(fn_clients, ti
         key=str,
     )
     assert all(not_due_id != call[-1] for call in client.calls)
+
+
+def test_close_now_endpoint_raises_the_event_on_a_live_orchestration(fn_clients, http_handles, make_petition):
+    petition_id, _ = make_petition()
+    client = RecordingDurableClient({f"petition-{petition_id}": Status.Running})
+    request = func.HttpRequest(
+        method="POST",
+        url=f"https://fn.example.net/api/lifecycle/{petition_id}/close",
+        headers={"X-Lifecycle-Token": fn_clients.tokens().lifecycle_token(petition_id)},
+        route_params={"petition_id": str(petition_id)},
+        body=b"",
+    )
+    response = asyncio.run(user_code(http_handles["close_lifecycle_now"])(request, client))
+    assert response.status_code == 202
+    assert json.loads(response.get_body())["outcome"] == "resumed"
+    assert client.calls == [("raise_event", f"petition-{petition_id}", "close_now")]

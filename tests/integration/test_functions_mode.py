@@ -117,3 +117,21 @@ def test_production_in_functions_mode_requires_its_settings(monkeypatch):
     monkeypatch.setenv("SIGNING_BACKEND", "carrier-pigeon")
     with pytest.raises(ConfigError):
         ProductionConfig()
+
+
+def test_cli_close_asks_the_functions_app_to_raise_close_now(app, client, functions_server, config):
+    register(client)
+    petition_id = create_draft(client)
+    launch(client, petition_id)
+    result = app.test_cli_runner().invoke(args=["petitions", "close", str(petition_id)])
+    assert result.exit_code == 0, result.output
+    assert "asked the Functions app to close petition" in result.output
+    path, headers = functions_server[-1]
+    assert path == f"/api/lifecycle/{petition_id}/close"
+    SigningTokens(config.SIGNING_TOKEN_SECRET).check_lifecycle(headers["X-Lifecycle-Token"], petition_id)
+
+
+def test_cli_close_reports_an_unreachable_functions_app(app):
+    result = app.test_cli_runner().invoke(args=["petitions", "close", "1"])
+    assert result.exit_code != 0
+    assert "did not accept the request" in result.output
