@@ -55,7 +55,9 @@ class BaseConfig:
 
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
-        self.RATELIMIT_HEADERS_ENABLED = True
+        # No X-RateLimit-*/Retry-After on every response: that costs a Redis read per request and
+        # overwrites the Retry-After of 503s. A 429 carries its own Retry-After (app/errors.py).
+        self.RATELIMIT_HEADERS_ENABLED = False
         # A hung Redis must not stall every request in the limiter: short timeouts, no retries,
         # and per-process in-memory limits while the store is down.
         self.RATELIMIT_STORAGE_OPTIONS = _limiter_storage_options(self.REDIS_URL)

@@ -1,5 +1,5 @@
 """Petitions and signatures in SQL. Queries stay portable (SQLite, PostgreSQL, SQL Server)."""
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.domain.petitions import PetitionState
@@ -120,17 +120,22 @@ class SignatureRepository:
 
     def _insert_missing(self, rows):
         """Portable path (SQL Server): skip the pairs already stored, insert the rest."""
-        pairs = [(r["petition_id"], r["user_id"]) for r in rows]
+        # Per petition, since SQL Server has no row-value `(a, b) IN (...)`; a batch usually
+        # spans few petitions.
+        users_by_petition = {}
+        for r in rows:
+            users_by_petition.setdefault(r["petition_id"], []).append(r["user_id"])
         existing = set()
-        for start in range(0, len(pairs), 500):
-            chunk = pairs[start : start + 500]
-            existing.update(
-                self.session.execute(
-                    select(Signature.petition_id, Signature.user_id).where(
-                        tuple_(Signature.petition_id, Signature.user_id).in_(chunk)
-                    )
-                ).all()
-            )
+        for petition_id, user_ids in users_by_petition.items():
+            for start in range(0, len(user_ids), 500):
+                existing.update(
+                    self.session.execute(
+                        select(Signature.petition_id, Signature.user_id).where(
+                            Signature.petition_id == petition_id,
+                            Signature.user_id.in_(user_ids[start : start + 500]),
+                        )
+                    ).all()
+                )
         fresh = [r for r in rows if (r["petition_id"], r["user_id"]) not in existing]
         if fresh:
             try:

@@ -111,7 +111,8 @@ def sign(petition_id):
         return redirect(url_for("auth.login", next=page))
     result = wiring.signing().sign(petition_id, current_user.id)
     if result.new:
-        flash(f"Thank you for signing. This petition now has {result.signature_count:,} signatures.", "success")
+        count = result.signature_count
+        flash(f"Thank you for signing. This petition now has {count:,} signature{'' if count == 1 else 's'}.", "success")
     else:
         flash("You have already signed this petition. Each person can sign once.", "info")
     return redirect(page, code=303)
