@@ -3,7 +3,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.domain.petitions import PetitionState
-from app.repositories.models import Petition, Signature
+from app.repositories.models import Notification, Petition, Signature
 
 
 class PetitionRepository:
@@ -61,6 +61,16 @@ class PetitionRepository:
             select(Petition.id)
             .where(Petition.state == PetitionState.OPEN.value, Petition.closes_at <= now)
             .order_by(Petition.closes_at, Petition.id)
+        ).all()
+
+    def unfinished_closes(self):
+        """Closed petitions whose close stopped before the owner was notified (the report or
+        notification step failed); the sweep finishes them."""
+        notified = select(Notification.id).where(Notification.petition_id == Petition.id)
+        return self.session.scalars(
+            select(Petition.id)
+            .where(Petition.state == PetitionState.CLOSED.value, ~notified.exists())
+            .order_by(Petition.id)
         ).all()
 
     def open_petitions(self):

@@ -79,6 +79,9 @@ class ClosingService:
     def due_ids(self, now=None):
         return list(self.petitions.due_ids(now or self.clock()))
 
+    def unfinished_ids(self):
+        return list(self.petitions.unfinished_closes())
+
     def _get(self, petition_id):
         petition = self.petitions.get(petition_id)
         if petition is None:
@@ -111,10 +114,11 @@ class CloseCoordinator:
         return result
 
     def close_due(self, now=None):
-        """Closes every open petition past its deadline. One failure does not stop the others;
-        the next sweep retries it. Returns (results, failed ids)."""
+        """Closes every open petition past its deadline, and finishes closes that stopped before
+        the report or notification. One failure does not stop the others; the next sweep retries
+        it. Returns (results, failed ids)."""
         results, failed = [], []
-        for petition_id in self.closing.due_ids(now):
+        for petition_id in self.closing.due_ids(now) + self.closing.unfinished_ids():
             try:
                 results.append(self.finish(petition_id))
             except Exception:

@@ -18,11 +18,12 @@ PERSIST_MAX_BATCHES = 20  # one run handles at most 20 batches so it ends before
 @bp.timer_trigger(schedule="0 */5 * * * *", arg_name="timer", run_on_startup=False)
 @bp.durable_client_input(client_name="client")
 async def close_overdue(timer: func.TimerRequest, client) -> None:
-    """Every 5 minutes: open petitions past their deadline get their close started or resumed."""
+    """Every 5 minutes: open petitions past their deadline, and closed ones whose report or
+    notification never happened (a failed orchestration), get their close started or resumed."""
     with clients.services() as services:
         closing = services.closing()
         petitions = PetitionRepository(services.session)
-        due = [petitions.get(pid) for pid in closing.due_ids()]
+        due = [petitions.get(pid) for pid in closing.due_ids() + closing.unfinished_ids()]
         for petition in due:
             services.session.expunge(petition)
     for petition in due:

@@ -107,6 +107,16 @@ def test_sweep_resumes_live_orchestrations_and_restarts_lost_ones(fn_clients, ti
     assert all(not_due_id != call[-1] for call in client.calls)
 
 
+def test_sweep_restarts_the_orchestration_of_a_close_that_never_reported(fn_clients, timer_handles, make_petition, clock):
+    petition_id, _ = make_petition(days=1)
+    clock.advance(days=1)
+    with fn_clients.services() as services:
+        services.closing().close(petition_id)  # the orchestration then failed before the report
+    client = RecordingDurableClient({f"petition-{petition_id}": Status.Failed})
+    asyncio.run(user_code(timer_handles["close_overdue"])(None, client))
+    assert [call[:3] for call in client.calls] == [("start_new", "petition_lifecycle", f"petition-{petition_id}")]
+
+
 def test_close_now_endpoint_raises_the_event_on_a_live_orchestration(fn_clients, http_handles, make_petition):
     petition_id, _ = make_petition()
     client = RecordingDurableClient({f"petition-{petition_id}": Status.Running})

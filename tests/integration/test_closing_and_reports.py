@@ -211,3 +211,17 @@ def test_web_launch_in_inline_mode_needs_no_functions(client):
     from tests.helpers import launch as web_launch
 
     assert web_launch(client, petition_id).status_code == 302
+
+
+def test_sweep_finishes_a_close_that_stopped_before_report_and_notification(ctx, clock):
+    petition_id = launch(clock, days=1)
+    sign(petition_id, [1], clock.now)
+    clock.advance(days=1)
+    services(clock).closing().close(petition_id)  # then the report step failed, say
+    assert db.session.get(Report, petition_id) is None
+
+    results, failed = services(clock).close_coordinator().close_due()
+    assert [(r.petition_id, r.already_closed) for r in results] == [(petition_id, True)] and failed == []
+    assert db.session.get(Report, petition_id).final_count == 1
+    assert db.session.scalar(select(Notification).where(Notification.petition_id == petition_id)) is not None
+    assert services(clock).close_coordinator().close_due() == ([], [])

@@ -27,3 +27,8 @@ def test_report_and_notification_tables_on_sql_server():
     assert "IDENTITY" not in reports  # keyed by the petition
     notifications = str(CreateTable(Notification.__table__).compile(dialect=MSSQL))
     assert "CONSTRAINT uq_notifications_petition_kind UNIQUE (petition_id, kind)" in notifications
+
+
+def test_unfinished_closes_query_is_a_not_exists():
+    (sql,) = recorded(lambda s: PetitionRepository(s).unfinished_closes())
+    assert "NOT (EXISTS (SELECT notifications.id" in sql and "petitions.state = ?" in sql
