@@ -8,8 +8,9 @@ from app.domain.errors import RateLimited, StoreUnavailable
 
 
 class SignRateLimiter:
-    def __init__(self, storage_uri, per_user, per_ip):
-        self.limiter = FixedWindowRateLimiter(storage_from_string(storage_uri))
+    def __init__(self, storage_uri, per_user, per_ip, storage_options=None):
+        # The same short timeouts as the web app's limiter: a hung Redis fails fast (503).
+        self.limiter = FixedWindowRateLimiter(storage_from_string(storage_uri, **(storage_options or {})))
         self.per_user = parse(per_user)
         self.per_ip = parse(per_ip)
 

@@ -58,7 +58,10 @@ def tokens():
 def sign_rate_limiter():
     settings = config()
     return SignRateLimiter(
-        settings.RATELIMIT_STORAGE_URI, settings.SIGN_RATE_LIMIT_USER, settings.SIGN_RATE_LIMIT_IP
+        settings.RATELIMIT_STORAGE_URI,
+        settings.SIGN_RATE_LIMIT_USER,
+        settings.SIGN_RATE_LIMIT_IP,
+        settings.RATELIMIT_STORAGE_OPTIONS,
     )
 
 
