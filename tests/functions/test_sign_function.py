@@ -1,6 +1,8 @@
 """The signing HTTP function, called with real func.HttpRequest objects against the real Redis
 and PostgreSQL, for every status it answers."""
 import json
+import socket
+import time
 import azure.functions as func
 import pytest
 
@@ -118,14 +120,32 @@ def test_rate_limited_user_gets_429(sign_function, tokens, make_petition, fn_cli
     assert other_user.status_code == 201
 
 
-def test_store_unavailable_is_503_safe_to_retry(sign_function, tokens, make_petition, fn_clients, monkeypatch, redis_client):
+@pytest.fixture
+def silent_port():
+    """A port that completes the TCP handshake and never answers, like a hung Redis."""
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 5313))
+    server.listen(64)
+    yield 5313
+    server.close()
+
+
+@pytest.mark.parametrize("hung", [False, True], ids=["redis-down", "redis-hung"])
+def test_store_unavailable_is_a_quick_503_safe_to_retry(
+    sign_function, make_petition, fn_clients, monkeypatch, redis_client, silent_port, hung
+):
     petition_id, _ = make_petition()
-    monkeypatch.setenv("TEST_REDIS_URL", "redis://127.0.0.1:5349/0")  # nothing listens there
+    port = silent_port if hung else 5349  # nothing listens on 5349
+    monkeypatch.setenv("TEST_REDIS_URL", f"redis://127.0.0.1:{port}/0")
     fn_clients.reset()
+    started = time.monotonic()
     response = sign_function(request(petition_id, fn_clients.tokens().sign_token(41, petition_id)))
+    elapsed = time.monotonic() - started
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
     assert "not recorded" in body(response)["error"]["message"]
+    assert elapsed < 2.0, f"took {elapsed:.2f}s"
     assert not redis_client.exists(f"petition:{petition_id}:signers")
 
 
