@@ -225,3 +225,16 @@ def test_sweep_finishes_a_close_that_stopped_before_report_and_notification(ctx,
     assert db.session.get(Report, petition_id).final_count == 1
     assert db.session.scalar(select(Notification).where(Notification.petition_id == petition_id)) is not None
     assert services(clock).close_coordinator().close_due() == ([], [])
+
+
+def test_a_bounded_drain_stops_after_max_batches(ctx, clock, redis_client):
+    from app.repositories.outbox import Outbox
+    from app.repositories.petitions_sql import SignatureRepository
+    from app.services.persister import SignaturePersister
+
+    petition_id = launch(clock)
+    sign(petition_id, [1, 2, 3], clock.now)
+    persister = SignaturePersister(Outbox(redis_client), SignatureRepository(db.session), db.session, batch_size=1)
+    assert persister.drain(max_batches=2) == 2
+    assert SignatureRepository(db.session).count_for(petition_id) == 2
+    assert persister.drain() == 1
