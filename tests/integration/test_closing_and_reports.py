@@ -228,7 +228,6 @@ def test_sweep_finishes_a_close_that_stopped_before_report_and_notification(ctx,
 
 
 def test_a_bounded_drain_stops_after_max_batches(ctx, clock, redis_client):
-    from app.repositories.outbox import Outbox
     from app.repositories.petitions_sql import SignatureRepository
     from app.services.persister import SignaturePersister
 
