@@ -51,3 +51,28 @@ def persister(consumer=None):
         retention_ms=config["OUTBOX_RETENTION_SECONDS"] * 1000,
         consumer=consumer,
     )
+
+
+def services():
+    from app.assembly import Services
+
+    return Services(db.session, redis_client(), open_store(), current_app.config)
+
+
+def close_coordinator():
+    return services().close_coordinator()
+
+
+def reports():
+    return services().reports()
+
+
+def signing_tokens():
+    from app.services.signing_tokens import SigningTokens
+
+    return SigningTokens(current_app.config["SIGNING_TOKEN_SECRET"])
+
+
+def functions_client():
+    """The Functions app client, or None when signing and closing run in-process."""
+    return current_app.extensions.get("functions_client")

@@ -81,6 +81,23 @@ class BaseConfig:
         self.OUTBOX_RETENTION_SECONDS = _env_int("OUTBOX_RETENTION_SECONDS", 60)
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
 
+        # Signing and lifecycle through Azure Functions (issue 3). "inline": the web app signs
+        # in-process and the close sweep runs from `flask petitions close-due` or the embedded
+        # thread; "functions": pages sign through the Functions app and launches start an
+        # orchestration there.
+        self.SIGNING_BACKEND = _env("SIGNING_BACKEND", "inline")
+        if self.SIGNING_BACKEND not in ("inline", "functions"):
+            raise ConfigError("SIGNING_BACKEND must be inline or functions")
+        self.FUNCTIONS_BASE_URL = (_env("FUNCTIONS_BASE_URL") or "").rstrip("/")
+        self.FUNCTIONS_KEY = _env("FUNCTIONS_KEY")  # server side only: the lifecycle starter
+        self.FUNCTIONS_SIGN_KEY = _env("FUNCTIONS_SIGN_KEY")  # the sign function's own key; pages show it
+        self.SIGNING_TOKEN_SECRET = _env("SIGNING_TOKEN_SECRET")
+        self.SITE_ORIGIN = _env("SITE_ORIGIN")  # the web site's origin, the only CORS origin allowed
+        self.SMTP_URL = _env("SMTP_URL")
+        self.MAIL_SENDER = _env("MAIL_SENDER", "petitions@localhost")
+        self.RUN_BACKGROUND_CLOSER = _env_bool("RUN_BACKGROUND_CLOSER", False)
+        self.CLOSE_SWEEP_SECONDS = _env_int("CLOSE_SWEEP_SECONDS", 60)
+
     @property
     def embedded_redis(self):
         return not self.REDIS_URL
@@ -102,6 +119,8 @@ class DevelopmentConfig(BaseConfig):
             f"sqlite:///{INSTANCE_DIR / 'users.db'}"
         )
         self.RUN_BACKGROUND_PERSISTER = _env_bool("RUN_BACKGROUND_PERSISTER", True)
+        self.RUN_BACKGROUND_CLOSER = _env_bool("RUN_BACKGROUND_CLOSER", True)
+        self.SIGNING_TOKEN_SECRET = self.SIGNING_TOKEN_SECRET or self.SECRET_KEY + ":signing"
 
 
 class TestConfig(BaseConfig):
@@ -126,6 +145,8 @@ class TestConfig(BaseConfig):
             )
         }
         self.REBUILD_REDIS_ON_START = False
+        self.SIGNING_TOKEN_SECRET = "test-signing-token-secret-0123456789abcdef"
+        self.SITE_ORIGIN = "https://petitions.test"
 
 
 class ProductionConfig(BaseConfig):
@@ -155,15 +176,54 @@ class ProductionConfig(BaseConfig):
         ):
             if url.startswith("sqlite"):
                 raise ConfigError(f"{name} must name a real database server, not SQLite")
+        if self.SIGNING_BACKEND == "functions":
+            _require_functions_settings(self)
         self.SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.FORCE_HTTPS = _env_bool("FORCE_HTTPS", True)
+
+
+class FunctionsConfig(BaseConfig):
+    """The Azure Functions app: real servers and the token secret shared with the web app."""
+
+    ENV_NAME = "functions"
+
+    def __init__(self):
+        super().__init__()
+        missing = [
+            name
+            for name, value in (
+                ("REDIS_URL", self.REDIS_URL),
+                ("DATABASE_URL", self.SQLALCHEMY_DATABASE_URI),
+                ("USERS_DATABASE_URL", self.SQLALCHEMY_BINDS["users"]),
+                ("SIGNING_TOKEN_SECRET", self.SIGNING_TOKEN_SECRET),
+                ("SITE_ORIGIN", self.SITE_ORIGIN),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(f"the Functions app needs these settings: {', '.join(missing)}")
+        if len(self.SIGNING_TOKEN_SECRET) < 32:
+            raise ConfigError("SIGNING_TOKEN_SECRET must be at least 32 characters")
+
+
+def _require_functions_settings(config):
+    missing = [
+        name
+        for name in ("FUNCTIONS_BASE_URL", "FUNCTIONS_KEY", "FUNCTIONS_SIGN_KEY", "SIGNING_TOKEN_SECRET")
+        if not getattr(config, name)
+    ]
+    if missing:
+        raise ConfigError(f"SIGNING_BACKEND=functions needs these settings: {', '.join(missing)}")
+    if len(config.SIGNING_TOKEN_SECRET) < 32:
+        raise ConfigError("SIGNING_TOKEN_SECRET must be at least 32 characters")
 
 
 CONFIGS = {
     "development": DevelopmentConfig,
     "test": TestConfig,
     "production": ProductionConfig,
+    "functions": FunctionsConfig,
 }
 
 

@@ -9,6 +9,7 @@ NVARCHAR on SQL Server, whose VARCHAR keeps only its code page and turns the res
 from datetime import datetime, timezone
 
 from sqlalchemy import (
+    JSON,
     DateTime,
     ForeignKey,
     Index,
@@ -85,6 +86,41 @@ class Signature(PetitionsBase):
     petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(Integer)
     signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Report(PetitionsBase):
+    """The closing report, computed once from SQL signatures when the petition closes."""
+
+    __tablename__ = "reports"
+
+    petition_id: Mapped[int] = mapped_column(
+        ForeignKey("petitions.id", ondelete="CASCADE"), primary_key=True
+    )
+    final_count: Mapped[int] = mapped_column(Integer)
+    first_signature_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_signature_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # [["2026-06-01", 12], ...] one entry per day from launch to close, zero days included.
+    per_day: Mapped[list] = mapped_column(JSON)
+    # [[100, "2026-06-02T10:00:00+00:00"], ...] for each milestone reached.
+    milestones: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Notification(PetitionsBase):
+    """A message to a petition's owner; one per (petition, kind), so retries do not repeat it."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("petition_id", "kind", name="uq_notifications_petition_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set once the email went out; stays empty when no SMTP server is configured.
+    emailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 METADATA_BY_BIND = {None: PetitionsBase.metadata, "users": UsersBase.metadata}
