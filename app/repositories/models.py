@@ -116,8 +116,8 @@ class Notification(PetitionsBase):
     petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(40))
-    subject: Mapped[str] = mapped_column(String(200))
-    body: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Unicode(200))
+    body: Mapped[str] = mapped_column(UnicodeText)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Set once the email went out; stays empty when no SMTP server is configured.
     emailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
