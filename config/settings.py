@@ -156,20 +156,8 @@ class ProductionConfig(BaseConfig):
 
     def __init__(self):
         super().__init__()
-        missing = [
-            name
-            for name, value in (
-                ("SECRET_KEY", self.SECRET_KEY),
-                ("REDIS_URL", self.REDIS_URL),
-                ("DATABASE_URL", self.SQLALCHEMY_DATABASE_URI),
-                ("USERS_DATABASE_URL", self.SQLALCHEMY_BINDS["users"]),
-            )
-            if not value
-        ]
-        if missing:
-            raise ConfigError(f"production needs these settings: {', '.join(missing)}")
-        if len(self.SECRET_KEY) < 32:
-            raise ConfigError("SECRET_KEY must be at least 32 characters")
+        _require(self, "production", "SECRET_KEY", "REDIS_URL", "DATABASE_URL", "USERS_DATABASE_URL")
+        _require_long_secret(self, "SECRET_KEY")
         for name, url in (
             ("DATABASE_URL", self.SQLALCHEMY_DATABASE_URI),
             ("USERS_DATABASE_URL", self.SQLALCHEMY_BINDS["users"]),
@@ -177,7 +165,15 @@ class ProductionConfig(BaseConfig):
             if url.startswith("sqlite"):
                 raise ConfigError(f"{name} must name a real database server, not SQLite")
         if self.SIGNING_BACKEND == "functions":
-            _require_functions_settings(self)
+            _require(
+                self,
+                "SIGNING_BACKEND=functions",
+                "FUNCTIONS_BASE_URL",
+                "FUNCTIONS_KEY",
+                "FUNCTIONS_SIGN_KEY",
+                "SIGNING_TOKEN_SECRET",
+            )
+            _require_long_secret(self, "SIGNING_TOKEN_SECRET")
         self.SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.FORCE_HTTPS = _env_bool("FORCE_HTTPS", True)
@@ -190,33 +186,36 @@ class FunctionsConfig(BaseConfig):
 
     def __init__(self):
         super().__init__()
-        missing = [
-            name
-            for name, value in (
-                ("REDIS_URL", self.REDIS_URL),
-                ("DATABASE_URL", self.SQLALCHEMY_DATABASE_URI),
-                ("USERS_DATABASE_URL", self.SQLALCHEMY_BINDS["users"]),
-                ("SIGNING_TOKEN_SECRET", self.SIGNING_TOKEN_SECRET),
-                ("SITE_ORIGIN", self.SITE_ORIGIN),
-            )
-            if not value
-        ]
-        if missing:
-            raise ConfigError(f"the Functions app needs these settings: {', '.join(missing)}")
-        if len(self.SIGNING_TOKEN_SECRET) < 32:
-            raise ConfigError("SIGNING_TOKEN_SECRET must be at least 32 characters")
+        _require(
+            self,
+            "the Functions app",
+            "REDIS_URL",
+            "DATABASE_URL",
+            "USERS_DATABASE_URL",
+            "SIGNING_TOKEN_SECRET",
+            "SITE_ORIGIN",
+        )
+        _require_long_secret(self, "SIGNING_TOKEN_SECRET")
 
 
-def _require_functions_settings(config):
-    missing = [
-        name
-        for name in ("FUNCTIONS_BASE_URL", "FUNCTIONS_KEY", "FUNCTIONS_SIGN_KEY", "SIGNING_TOKEN_SECRET")
-        if not getattr(config, name)
-    ]
+def _setting(config, name):
+    """A setting by its environment name (the database URLs live under SQLAlchemy's names)."""
+    if name == "DATABASE_URL":
+        return config.SQLALCHEMY_DATABASE_URI
+    if name == "USERS_DATABASE_URL":
+        return config.SQLALCHEMY_BINDS["users"]
+    return getattr(config, name)
+
+
+def _require(config, who, *names):
+    missing = [name for name in names if not _setting(config, name)]
     if missing:
-        raise ConfigError(f"SIGNING_BACKEND=functions needs these settings: {', '.join(missing)}")
-    if len(config.SIGNING_TOKEN_SECRET) < 32:
-        raise ConfigError("SIGNING_TOKEN_SECRET must be at least 32 characters")
+        raise ConfigError(f"{who} needs these settings: {', '.join(missing)}")
+
+
+def _require_long_secret(config, name):
+    if len(getattr(config, name)) < 32:
+        raise ConfigError(f"{name} must be at least 32 characters")
 
 
 CONFIGS = {
