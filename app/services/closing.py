@@ -76,6 +76,14 @@ class ClosingService:
             log.warning("petition %s: %s signers were in Redis but not SQL; added at close", petition_id, added)
         return added
 
+    def request_close(self, petition_id):
+        """Records an early close for the next sweep to carry out. Used where this process cannot
+        reach the site's Redis (the embedded in-process store belongs to the running site)."""
+        petition = self._get(petition_id)
+        transition(petition.state, Action.CLOSE)
+        self.petitions.request_close(petition_id, self.clock())
+        self.session.commit()
+
     def due_ids(self, now=None):
         return list(self.petitions.due_ids(now or self.clock()))
 
