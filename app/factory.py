@@ -39,6 +39,8 @@ def configure_logging(app):
         handler._petitions = True
         root.addHandler(handler)
     root.setLevel(app.config["LOG_LEVEL"])
+    # Alembic announces each of its plugins at INFO on every `flask` command.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def register_extensions(app):
