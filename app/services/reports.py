@@ -87,14 +87,18 @@ def report_dict(report):
 
 
 def report_csv(report):
-    """Signatures per day as CSV, with a running total."""
+    """Signatures per day as CSV, with a running total and the milestones reached that day
+    (their exact times are in the JSON report)."""
+    reached_on = {}
+    for milestone, at in report.milestones:
+        reached_on.setdefault(at[:10], []).append(str(milestone))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["date", "signatures", "total"])
+    writer.writerow(["date", "signatures", "total", "milestones_reached"])
     total = 0
     for day, n in report.per_day:
         total += n
-        writer.writerow([day, n, total])
+        writer.writerow([day, n, total, " ".join(reached_on.get(day, []))])
     return out.getvalue()
 
 
