@@ -1,8 +1,9 @@
-"""`flask` commands: persister, Redis rebuild and demo data."""
+"""`flask` commands: persister, Redis rebuild, petition closing and demo data."""
 import threading
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 
 from app import wiring
 from app.domain.petitions import utcnow
@@ -11,10 +12,23 @@ from app.repositories.petitions_sql import PetitionRepository, SignatureReposito
 from app.services.rebuild import rebuild_open_index
 
 
+EMBEDDED_NOTE = (
+    "This site runs on the embedded in-process Redis, which belongs to the running `make run` "
+    "process; a separate command cannot reach it. The running site {does} itself. Set REDIS_URL "
+    "to run this command against a shared Redis."
+)
+
+
+def _refuse_when_embedded(does):
+    if not current_app.config["REDIS_URL"]:
+        raise click.ClickException(EMBEDDED_NOTE.format(does=does))
+
+
 def register_commands(app):
     app.cli.add_command(signatures_cli)
     app.cli.add_command(redis_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(petitions_cli)
 
 
 @click.group("signatures", help="The signature outbox.")
@@ -26,6 +40,7 @@ def signatures_cli():
 @click.option("--once", is_flag=True, help="Drain what is waiting now, then exit.")
 def persist(once):
     """Copy signatures from the Redis outbox into SQL (runs until stopped)."""
+    _refuse_when_embedded("persists signatures in the background")
     persister = wiring.persister()
     if once:
         click.echo(f"persisted {persister.drain()} outbox entries")
@@ -46,10 +61,51 @@ def redis_cli():
 @redis_cli.command("rebuild")
 def rebuild():
     """Load open petitions and signers from SQL into Redis (adds, never removes signers)."""
+    _refuse_when_embedded("rebuilds its Redis from SQL when it starts")
     count = rebuild_open_index(
         wiring.open_store(), PetitionRepository(db.session), SignatureRepository(db.session), utcnow
     )
     click.echo(f"rebuilt {count} open petitions")
+
+
+petitions_cli = AppGroup("petitions", help="Petition lifecycle.")
+
+
+@petitions_cli.command("close-due")
+def close_due():
+    """Close every open petition past its deadline (report and owner notification included)."""
+    _refuse_when_embedded("closes due petitions every CLOSE_SWEEP_SECONDS")
+    results, failed = wiring.close_coordinator().close_due(utcnow())
+    for result in results:
+        click.echo(f"closed petition {result.petition_id} with {result.signature_count} signatures")
+    click.echo(f"{len(results)} closed, {len(failed)} failed")
+    if failed:
+        raise SystemExit(1)
+
+
+@petitions_cli.command("close")
+@click.argument("petition_id", type=int)
+def close_now(petition_id):
+    """Close one open petition now, before its deadline. In functions mode this raises the
+    close_now event on its orchestration, which then runs the close."""
+    from app.domain.errors import DomainError
+
+    try:
+        client = wiring.functions_client()
+        if client is not None:
+            client.close_now(petition_id)
+            click.echo(f"asked the Functions app to close petition {petition_id} now")
+            return
+        if not current_app.config["REDIS_URL"]:
+            wiring.close_coordinator().closing.request_close(petition_id)
+            seconds = current_app.config["CLOSE_SWEEP_SECONDS"]
+            click.echo(f"close of petition {petition_id} requested; the running site closes it within {seconds} s")
+            return
+        result = wiring.close_coordinator().finish(petition_id)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    verb = "was already closed" if result.already_closed else "closed"
+    click.echo(f"petition {petition_id} {verb} with {result.signature_count} signatures")
 
 
 @click.group("demo", help="Demo data for local runs.")

@@ -12,6 +12,17 @@ CONTENT_SECURITY_POLICY = {
 }
 
 
+def content_security_policy(config):
+    """The policy above; in functions mode the browser may also call the Functions origin."""
+    policy = dict(CONTENT_SECURITY_POLICY)
+    if config.get("SIGNING_BACKEND") == "functions" and config.get("FUNCTIONS_BASE_URL"):
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(config["FUNCTIONS_BASE_URL"])
+        policy["connect-src"] = f"'self' {parts.scheme}://{parts.netloc}"
+    return policy
+
+
 def safe_next(target):
     """`target` if it is a path on this site, else None. Refuses absolute URLs, scheme-relative
     `//host`, backslashes (browsers read `/\\host` as `//host`), control characters and encoded

@@ -63,7 +63,7 @@ def store_errors():
         yield
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
         raise StoreUnavailable(
-            "The petition store is not answering. Nothing was recorded; it is safe to try again."
+            "The petition store is not answering, so this was not recorded, it is safe to try again."
         ) from exc
 
 
@@ -110,6 +110,12 @@ class OpenPetitionStore:
         pipe.zadd(keys.OPEN_BY_NEWEST, {doc["id"]: doc["launched_ts"] for doc in docs})
         pipe.zadd(keys.OPEN_BY_CLOSING, {doc["id"]: doc["closes_ts"] for doc in docs})
         pipe.hset(keys.OPEN_TITLES, mapping={doc["id"]: doc["title"].casefold() for doc in docs})
+
+    def stop_signing(self, petition_id):
+        """Refuses new signatures from now on (the signing script checks this index first);
+        the rest of the petition stays readable until remove_open."""
+        with store_errors():
+            self.redis.zrem(keys.OPEN_BY_CLOSING, petition_id)
 
     def remove_open(self, petition_id):
         """Takes a closed petition out of Redis entirely; SQL holds it from now on."""

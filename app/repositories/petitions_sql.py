@@ -1,9 +1,9 @@
 """Petitions and signatures in SQL. Queries stay portable (SQLite, PostgreSQL, SQL Server)."""
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.domain.petitions import PetitionState
-from app.repositories.models import Petition, Signature
+from app.repositories.models import Notification, Petition, Signature
 
 
 class PetitionRepository:
@@ -38,11 +38,7 @@ class PetitionRepository:
         """One conditional UPDATE: it changes a row only while it is the owner's draft."""
         result = self.session.execute(
             update(Petition)
-            .where(
-                Petition.id == petition_id,
-                Petition.owner_id == owner_id,
-                Petition.state == PetitionState.DRAFT.value,
-            )
+            .where(*_owners_draft(petition_id, owner_id))
             .values(**values)
             .execution_options(synchronize_session=False)
         )
@@ -51,11 +47,7 @@ class PetitionRepository:
     def delete_draft(self, petition_id, owner_id):
         result = self.session.execute(
             delete(Petition)
-            .where(
-                Petition.id == petition_id,
-                Petition.owner_id == owner_id,
-                Petition.state == PetitionState.DRAFT.value,
-            )
+            .where(*_owners_draft(petition_id, owner_id))
             .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1
@@ -68,6 +60,36 @@ class PetitionRepository:
             .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1
+
+    def due_ids(self, now):
+        """Open petitions at or past their deadline, or asked to close early."""
+        return self.session.scalars(
+            select(Petition.id)
+            .where(
+                Petition.state == PetitionState.OPEN.value,
+                or_(Petition.closes_at <= now, Petition.close_requested_at.is_not(None)),
+            )
+            .order_by(Petition.closes_at, Petition.id)
+        ).all()
+
+    def request_close(self, petition_id, now):
+        result = self.session.execute(
+            update(Petition)
+            .where(Petition.id == petition_id, Petition.state == PetitionState.OPEN.value)
+            .values(close_requested_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    def unfinished_closes(self):
+        """Closed petitions whose close stopped before the owner was notified (the report or
+        notification step failed); the sweep finishes them."""
+        notified = select(Notification.id).where(Notification.petition_id == Petition.id)
+        return self.session.scalars(
+            select(Petition.id)
+            .where(Petition.state == PetitionState.CLOSED.value, ~notified.exists())
+            .order_by(Petition.id)
+        ).all()
 
     def open_petitions(self):
         return self.session.scalars(
@@ -126,17 +148,22 @@ class SignatureRepository:
 
     def _insert_missing(self, rows):
         """Portable path (SQL Server): skip the pairs already stored, insert the rest."""
-        pairs = [(r["petition_id"], r["user_id"]) for r in rows]
+        # Per petition, since SQL Server has no row-value `(a, b) IN (...)`; a batch usually
+        # spans few petitions.
+        users_by_petition = {}
+        for r in rows:
+            users_by_petition.setdefault(r["petition_id"], []).append(r["user_id"])
         existing = set()
-        for start in range(0, len(pairs), 500):
-            chunk = pairs[start : start + 500]
-            existing.update(
-                self.session.execute(
-                    select(Signature.petition_id, Signature.user_id).where(
-                        tuple_(Signature.petition_id, Signature.user_id).in_(chunk)
-                    )
-                ).all()
-            )
+        for petition_id, user_ids in users_by_petition.items():
+            for start in range(0, len(user_ids), 500):
+                existing.update(
+                    self.session.execute(
+                        select(Signature.petition_id, Signature.user_id).where(
+                            Signature.petition_id == petition_id,
+                            Signature.user_id.in_(user_ids[start : start + 500]),
+                        )
+                    ).all()
+                )
         fresh = [r for r in rows if (r["petition_id"], r["user_id"]) not in existing]
         if fresh:
             try:
@@ -163,6 +190,15 @@ class SignatureRepository:
             select(func.count()).select_from(Signature).where(Signature.petition_id == petition_id)
         )
 
+    def signed_times(self, petition_id, chunk=50_000):
+        """Every signature time of one petition, oldest first, streamed."""
+        return self.session.scalars(
+            select(Signature.signed_at)
+            .where(Signature.petition_id == petition_id)
+            .order_by(Signature.signed_at, Signature.id)
+            .execution_options(yield_per=chunk)
+        )
+
     def user_ids_for(self, petition_id):
         return self.session.scalars(
             select(Signature.user_id).where(Signature.petition_id == petition_id)
@@ -183,6 +219,14 @@ class SignatureRepository:
             for pid, uid in rows:
                 result[pid].append(uid)
         return result
+
+
+def _owners_draft(petition_id, owner_id):
+    return (
+        Petition.id == petition_id,
+        Petition.owner_id == owner_id,
+        Petition.state == PetitionState.DRAFT.value,
+    )
 
 
 def _escape_like(word):

@@ -1,8 +1,8 @@
 """Signing: the one hot write. Redis decides; SQL only explains a refusal."""
 from dataclasses import dataclass
 
-from app.domain.errors import DeadlinePassed, NotFound, NotOpenForSigning
-from app.domain.petitions import PetitionState, check_can_sign, utcnow
+from app.domain.errors import DeadlinePassed, NotFound, NotOpenForSigning, StoreUnavailable
+from app.domain.petitions import DEADLINE_PASSED, PetitionState, check_can_sign, utcnow
 from app.repositories.open_petitions import SIGN_NEW, SIGN_NOT_OPEN, SIGN_PAST_DEADLINE
 
 
@@ -23,19 +23,20 @@ class SigningService:
         now = self.clock()
         status, count = self.store.sign(petition_id, user_id, now.timestamp())
         if status == SIGN_PAST_DEADLINE:
-            raise DeadlinePassed(
-                "This petition has reached its deadline and no longer accepts signatures."
-            )
+            raise DeadlinePassed(DEADLINE_PASSED)
         if status == SIGN_NOT_OPEN:
-            self._explain_refusal(petition_id, now)
+            self._explain_refusal(petition_id, user_id, now)
         return SignResult(petition_id=petition_id, new=status == SIGN_NEW, signature_count=count)
 
-    def _explain_refusal(self, petition_id, now):
+    def _explain_refusal(self, petition_id, user_id, now):
         petition = self.petitions.get(petition_id)
-        if petition is None:
+        # Someone else's draft does not exist as far as this user can tell.
+        if petition is None or (petition.state == PetitionState.DRAFT.value and petition.owner_id != user_id):
             raise NotFound("No such petition.")
         check_can_sign(petition.state, petition.closes_at, now)
         if petition.state == PetitionState.OPEN.value:
-            # Open in SQL but absent from Redis: the index is being rebuilt.
-            raise NotOpenForSigning("Signing is paused for a moment. Nothing was recorded; please try again.")
+            # Open in SQL but absent from Redis: the index is being rebuilt. Transient, so 503.
+            raise StoreUnavailable(
+                "Signing is paused for a moment, so this was not recorded, it is safe to try again."
+            )
         raise NotOpenForSigning("This petition cannot be signed.")
