@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from config import TestConfig
+from config import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = {
@@ -36,7 +36,7 @@ def _bench_db(url):
 
 @pytest.mark.timeout(300)
 def test_quick_suite_produces_every_scenario():
-    config = TestConfig()
+    config = settings.TestConfig()
     env = {
         **os.environ,
         "BENCH_DATABASE_URL": _bench_db(config.SQLALCHEMY_DATABASE_URI),
