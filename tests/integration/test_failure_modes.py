@@ -50,7 +50,7 @@ def test_signing_without_redis_is_a_quick_503_saying_nothing_was_recorded(app, s
     try:
         client = broken.test_client()
         assert login(client, "sam@example.com").status_code == 302
-        token = csrf_token(client)
+        token = csrf_token(client, "/petitions/new")
         started = time.monotonic()
         response = client.post(f"/petitions/{petition_id}/sign", data={"csrf_token": token})
         elapsed = time.monotonic() - started

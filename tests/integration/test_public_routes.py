@@ -320,7 +320,7 @@ def test_sign_needs_post_and_a_csrf_token(app, client, owner, signer):
 
 def test_signing_touches_no_petitions_sql(app, client, owner, signer, sql_statements):
     petition_id = make_open(app, owner)
-    token = csrf_token(client, "/auth/login")
+    token = csrf_token(client, "/petitions/new")
     sql_statements.update(petitions=0, users=0)
     response = client.post(f"/petitions/{petition_id}/sign", data={"csrf_token": token})
     assert response.status_code == 303
