@@ -52,6 +52,12 @@ def register_extensions(app):
     db.metadatas["users"] = UsersBase.metadata
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     csrf.init_app(app)
+    if app.config["RATELIMIT_STORAGE_URI"].startswith("redis"):
+        from app.repositories.redis_client import limiter_storage_options
+
+        app.config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS", limiter_storage_options(app.config["RATELIMIT_SOCKET_TIMEOUT"])
+        )
     limiter.init_app(app)
     configure_login(app)
     production = app.config["ENV_NAME"] == "production"

@@ -52,6 +52,9 @@ class BaseConfig:
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_HEADERS_ENABLED = True
+        # Limiter counters share Redis; a hung Redis may hold a request this long there before the
+        # limit fails open, so the store's own timeout still answers "not recorded" in time.
+        self.RATELIMIT_SOCKET_TIMEOUT = float(_env("RATELIMIT_SOCKET_TIMEOUT", "0.1"))
         self.LOGIN_RATE_LIMIT_IP = _env("LOGIN_RATE_LIMIT_IP", "20 per minute")
         self.LOGIN_RATE_LIMIT_ACCOUNT = _env("LOGIN_RATE_LIMIT_ACCOUNT", "5 per minute")
         self.SIGN_RATE_LIMIT_USER = _env("SIGN_RATE_LIMIT_USER", "30 per minute")
