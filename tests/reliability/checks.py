@@ -1,4 +1,6 @@
 """What the failure tests compare: signatures in Redis, in SQL, and the outbox between them."""
+import time
+
 from sqlalchemy import select
 
 from app import wiring
@@ -35,3 +37,21 @@ def persist_all(app):
 def outbox_lag(app):
     with app.app_context():
         return Outbox(app.extensions["redis"]).lag()
+
+
+def sign_in_redis(app, pairs, chunk=2000):
+    """Runs the production signing script for each (petition, user), pipelined for speed; returns
+    how many were new. This is the same atomic step a web request runs, without the HTTP cost."""
+    store = app.extensions["open_store"]
+    now_ts = time.time()
+    new = 0
+    for start in range(0, len(pairs), chunk):
+        pipe = store.redis.pipeline(transaction=False)
+        for pid, uid in pairs[start : start + chunk]:
+            store._sign(
+                keys=[keys.OPEN_BY_CLOSING, keys.signers(pid), keys.OPEN_BY_SIGNATURES, keys.OUTBOX],
+                args=[pid, uid, now_ts],
+                client=pipe,
+            )
+        new += sum(1 for status, _ in pipe.execute() if status == 1)
+    return new

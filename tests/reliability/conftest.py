@@ -4,7 +4,7 @@ import pytest
 from app.extensions import db
 from app.factory import create_app
 from config import TestConfig
-from tests.reliability.procs import SECRET_KEY, Gunicorn, RedisServer, app_env
+from tests.reliability.procs import SECRET_KEY, Command, Gunicorn, RedisServer, app_env
 
 
 @pytest.fixture
@@ -35,6 +35,17 @@ def start_gunicorn(processes, tmp_path):
         )
         processes.append(server)
         return server.start()
+
+    return start
+
+
+@pytest.fixture
+def start_command(processes, tmp_path):
+    """Runs `args` with production's environment against `redis_server`."""
+    def start(args, redis_server, **env):
+        command = Command(args, app_env(redis_server.url, **env), tmp_path / f"command-{len(processes)}.log")
+        processes.append(command)
+        return command.start()
 
     return start
 

@@ -173,3 +173,42 @@ class Gunicorn:
                 self.process.wait()
         if self.process:
             self._log.close()
+
+
+class Command:
+    """A `flask` command or Python module run as its own process (the persister, a crashing child)."""
+
+    def __init__(self, args, env, log_path):
+        self.args = args
+        self.env = env
+        self.log_path = Path(log_path)
+        self.process = None
+
+    def start(self):
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            self.args, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        return self
+
+    def wait(self, timeout=60):
+        return self.process.wait(timeout=timeout)
+
+    def kill9(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def log(self):
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if self.process:
+            self._log.close()
+
+
+def flask_command(*args):
+    return [str(BIN / "flask"), "--app", "wsgi", *args]
