@@ -90,6 +90,19 @@ def sign_request(port, browser_session, petition_id, user_id):
         "Connection: close\r\n\r\n"
         f"{body}"
     ).encode()
+    return _exchange(port, request)
+
+
+def get_request(port, path):
+    """GET `path` as an anonymous browser behind the TLS proxy: (status, raw answer, seconds)."""
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Forwarded-Proto: https\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    return _exchange(port, request)
+
+
+def _exchange(port, request):
     started = time.monotonic()
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(request)

@@ -132,11 +132,14 @@ class Gunicorn:
         self.workers = workers
         self.timeout = timeout
         self.port = free_port()
+        self.ready_dir = self.log_path.with_suffix(".ready")
         self.process = None
 
     def start(self):
+        self.ready_dir.mkdir()
         args = [
-            str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}",
+            str(BIN / "gunicorn"), "--config", str(ROOT / "tests/reliability/gunicorn_ready.py"),
+            "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(self.workers), "--worker-class", "sync",
             "--timeout", str(self.timeout), "--graceful-timeout", "10",
             "wsgi:app",
@@ -145,16 +148,23 @@ class Gunicorn:
             args[-1:-1] = ["--access-logfile", "-", "--access-logformat", "access pid=%(p)s status=%(s)s"]
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            args, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
+            args, cwd=ROOT, env=dict(self.env, GUNICORN_READY_DIR=str(self.ready_dir)),
+            stdout=self._log, stderr=subprocess.STDOUT,
         )
-        wait_until(self._listening, timeout=30, what=f"gunicorn on {self.port}")
+        self.wait_for_workers(self.workers)
         return self
 
-    def _listening(self):
-        if self.process.poll() is not None:
-            raise AssertionError(f"gunicorn exited:\n{self.log()}")
-        with socket.socket() as sock:
-            return sock.connect_ex(("127.0.0.1", self.port)) == 0
+    def ready_workers(self):
+        """PIDs of every worker that has loaded the app so far (old ones included)."""
+        return {int(path.name) for path in self.ready_dir.iterdir()}
+
+    def wait_for_workers(self, count):
+        def ready():
+            if self.process.poll() is not None:
+                raise AssertionError(f"gunicorn exited:\n{self.log()}")
+            return len(self.ready_workers()) >= count
+
+        wait_until(ready, timeout=60, what=f"{count} gunicorn workers on {self.port}")
 
     def log(self):
         self._log.flush()
