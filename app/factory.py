@@ -23,10 +23,7 @@ def create_app(config=None):
     register_errors(app)
     register_cli(app)
     register_template_helpers(app)
-    if app.config["REBUILD_REDIS_ON_START"]:
-        app.before_request(rebuild_redis_once(app))
-    if app.config["RUN_BACKGROUND_PERSISTER"] and not app.config.get("TESTING"):
-        start_background_persister(app)
+    app.before_request(first_request_setup(app))
     return app
 
 
@@ -52,12 +49,6 @@ def register_extensions(app):
     db.metadatas["users"] = UsersBase.metadata
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     csrf.init_app(app)
-    if app.config["RATELIMIT_STORAGE_URI"].startswith("redis"):
-        from app.repositories.redis_client import limiter_storage_options
-
-        app.config.setdefault(
-            "RATELIMIT_STORAGE_OPTIONS", limiter_storage_options(app.config["RATELIMIT_SOCKET_TIMEOUT"])
-        )
     limiter.init_app(app)
     configure_login(app)
     production = app.config["ENV_NAME"] == "production"
@@ -116,15 +107,10 @@ def register_template_helpers(app):
     register_filters(app)
 
 
-def rebuild_redis_once(app):
-    """Before this process's first request: if Redis lacks the open index (fresh or flushed),
-    rebuild it from SQL. Done at first request, not import, so `flask db upgrade` and other
-    commands never touch a schema that may not exist yet."""
-    from app.domain.petitions import utcnow
-    from app.extensions import db
-    from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
-    from app.services.rebuild import ensure_open_index
-
+def first_request_setup(app):
+    """Runs once per process, before its first request (so after gunicorn forks, and never
+    for `flask db upgrade` or other commands, which may run before the schema exists):
+    rebuild Redis from SQL if it lacks the open index, and start background workers."""
     lock = threading.Lock()
     done = threading.Event()
 
@@ -132,16 +118,29 @@ def rebuild_redis_once(app):
         if done.is_set():
             return
         with lock:
-            if not done.is_set():
-                ensure_open_index(
-                    app.extensions["open_store"],
-                    PetitionRepository(db.session),
-                    SignatureRepository(db.session),
-                    utcnow,
-                )
-                done.set()
+            if done.is_set():
+                return
+            if app.config["REBUILD_REDIS_ON_START"]:
+                rebuild_redis_if_empty(app)
+            if app.config["RUN_BACKGROUND_PERSISTER"] and not app.config.get("TESTING"):
+                start_background_persister(app)
+            done.set()
 
     return hook
+
+
+def rebuild_redis_if_empty(app):
+    from app.domain.petitions import utcnow
+    from app.extensions import db
+    from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
+    from app.services.rebuild import ensure_open_index
+
+    ensure_open_index(
+        app.extensions["open_store"],
+        PetitionRepository(db.session),
+        SignatureRepository(db.session),
+        utcnow,
+    )
 
 
 def start_background_persister(app):

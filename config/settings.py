@@ -25,6 +25,10 @@ def _env_bool(name, default):
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _limiter_storage_options(redis_url):
+    return {"socket_timeout": 0.2, "socket_connect_timeout": 0.2} if redis_url else {}
+
+
 class BaseConfig:
     """Defaults shared by every environment. Instances read the environment in __init__."""
 
@@ -51,21 +55,30 @@ class BaseConfig:
 
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
-        self.RATELIMIT_HEADERS_ENABLED = True
-        # Limiter counters share Redis; a hung Redis may hold a request this long there before the
-        # limit fails open, so the store's own timeout still answers "not recorded" in time.
-        self.RATELIMIT_SOCKET_TIMEOUT = float(_env("RATELIMIT_SOCKET_TIMEOUT", "0.1"))
+        # No X-RateLimit-*/Retry-After on every response: that costs a Redis read per request and
+        # overwrites the Retry-After of 503s. A 429 carries its own Retry-After (app/errors.py).
+        self.RATELIMIT_HEADERS_ENABLED = False
+        # A hung Redis must not stall every request in the limiter: short timeouts, no retries,
+        # and per-process in-memory limits while the store is down.
+        self.RATELIMIT_STORAGE_OPTIONS = _limiter_storage_options(self.REDIS_URL)
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        self.RATELIMIT_IN_MEMORY_FALLBACK = _env("RATELIMIT_IN_MEMORY_FALLBACK", "600 per minute")
         self.LOGIN_RATE_LIMIT_IP = _env("LOGIN_RATE_LIMIT_IP", "20 per minute")
         self.LOGIN_RATE_LIMIT_ACCOUNT = _env("LOGIN_RATE_LIMIT_ACCOUNT", "5 per minute")
         self.SIGN_RATE_LIMIT_USER = _env("SIGN_RATE_LIMIT_USER", "30 per minute")
         self.SIGN_RATE_LIMIT_IP = _env("SIGN_RATE_LIMIT_IP", "600 per minute")
 
         self.PAGE_SIZE = 50
+        # Public pages: served from a per-process render cache this long, and shown (marked as
+        # possibly out of date) from the last good data this much longer while Redis is down.
+        self.PAGE_CACHE_SECONDS = float(_env("PAGE_CACHE_SECONDS", "1.0"))
+        self.PAGE_STALE_SECONDS = float(_env("PAGE_STALE_SECONDS", "600"))
         # Background persister and the Redis rebuild at start-up (embedded and dev).
         self.RUN_BACKGROUND_PERSISTER = _env_bool("RUN_BACKGROUND_PERSISTER", False)
         self.REBUILD_REDIS_ON_START = _env_bool("REBUILD_REDIS_ON_START", True)
         self.PERSISTER_BATCH_SIZE = _env_int("PERSISTER_BATCH_SIZE", 1000)
-        self.OUTBOX_RETENTION_SECONDS = _env_int("OUTBOX_RETENTION_SECONDS", 3600)
+        # Acknowledged outbox entries kept for replays/audits; memory grows with signing rate.
+        self.OUTBOX_RETENTION_SECONDS = _env_int("OUTBOX_RETENTION_SECONDS", 60)
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
 
     @property
@@ -102,6 +115,7 @@ class TestConfig(BaseConfig):
         self.SECRET_KEY = "test-secret-key"
         self.REDIS_URL = _env("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL
+        self.RATELIMIT_STORAGE_OPTIONS = _limiter_storage_options(self.REDIS_URL)
         self.SQLALCHEMY_DATABASE_URI = _env(
             "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/petitions_test"
         )

@@ -53,7 +53,7 @@ def store_errors():
         yield
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
         raise StoreUnavailable(
-            "The petition store is not answering. Nothing was recorded; it is safe to try again."
+            "The petition store is not answering, so this was not recorded, it is safe to try again."
         ) from exc
 
 

@@ -1,5 +1,5 @@
 """Petitions and signatures in SQL. Queries stay portable (SQLite, PostgreSQL, SQL Server)."""
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.domain.petitions import PetitionState
@@ -32,11 +32,7 @@ class PetitionRepository:
         """One conditional UPDATE: it changes a row only while it is the owner's draft."""
         result = self.session.execute(
             update(Petition)
-            .where(
-                Petition.id == petition_id,
-                Petition.owner_id == owner_id,
-                Petition.state == PetitionState.DRAFT.value,
-            )
+            .where(*_owners_draft(petition_id, owner_id))
             .values(**values)
             .execution_options(synchronize_session=False)
         )
@@ -45,11 +41,7 @@ class PetitionRepository:
     def delete_draft(self, petition_id, owner_id):
         result = self.session.execute(
             delete(Petition)
-            .where(
-                Petition.id == petition_id,
-                Petition.owner_id == owner_id,
-                Petition.state == PetitionState.DRAFT.value,
-            )
+            .where(*_owners_draft(petition_id, owner_id))
             .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1
@@ -120,17 +112,22 @@ class SignatureRepository:
 
     def _insert_missing(self, rows):
         """Portable path (SQL Server): skip the pairs already stored, insert the rest."""
-        pairs = [(r["petition_id"], r["user_id"]) for r in rows]
+        # Per petition, since SQL Server has no row-value `(a, b) IN (...)`; a batch usually
+        # spans few petitions.
+        users_by_petition = {}
+        for r in rows:
+            users_by_petition.setdefault(r["petition_id"], []).append(r["user_id"])
         existing = set()
-        for start in range(0, len(pairs), 500):
-            chunk = pairs[start : start + 500]
-            existing.update(
-                self.session.execute(
-                    select(Signature.petition_id, Signature.user_id).where(
-                        tuple_(Signature.petition_id, Signature.user_id).in_(chunk)
-                    )
-                ).all()
-            )
+        for petition_id, user_ids in users_by_petition.items():
+            for start in range(0, len(user_ids), 500):
+                existing.update(
+                    self.session.execute(
+                        select(Signature.petition_id, Signature.user_id).where(
+                            Signature.petition_id == petition_id,
+                            Signature.user_id.in_(user_ids[start : start + 500]),
+                        )
+                    ).all()
+                )
         fresh = [r for r in rows if (r["petition_id"], r["user_id"]) not in existing]
         if fresh:
             try:
@@ -177,6 +174,14 @@ class SignatureRepository:
             for pid, uid in rows:
                 result[pid].append(uid)
         return result
+
+
+def _owners_draft(petition_id, owner_id):
+    return (
+        Petition.id == petition_id,
+        Petition.owner_id == owner_id,
+        Petition.state == PetitionState.DRAFT.value,
+    )
 
 
 def _escape_like(word):

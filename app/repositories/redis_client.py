@@ -26,12 +26,6 @@ def make_redis(url, socket_timeout=0.5, max_connections=64):
     return redis.Redis(connection_pool=pool)
 
 
-def limiter_storage_options(timeout):
-    """Options for the rate limiter's own Redis client: a short timeout and no retries (redis-py
-    otherwise waits 5 s and retries), so an outage costs a request at most `timeout` there."""
-    return {"socket_timeout": timeout, "socket_connect_timeout": timeout, "retry": Retry(NoBackoff(), 0)}
-
-
 def _embedded_redis():
     """One in-process server per process, shared by every client (threads, the persister)."""
     global _embedded_server

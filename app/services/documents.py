@@ -2,14 +2,20 @@
 from app.domain.petitions import as_utc
 
 
-def open_document(petition):
-    launched_at, closes_at = as_utc(petition.launched_at), as_utc(petition.closes_at)
+def _common(petition):
     return {
         "id": petition.id,
         "title": petition.title,
         "body": petition.body,
         "owner_name": petition.owner_name,
         "owner_id": petition.owner_id,
+    }
+
+
+def open_document(petition):
+    launched_at, closes_at = as_utc(petition.launched_at), as_utc(petition.closes_at)
+    return {
+        **_common(petition),
         "state": "open",
         "launched_at": launched_at.isoformat(),
         "closes_at": closes_at.isoformat(),
@@ -24,11 +30,7 @@ def sql_document(petition, signature_count):
         return as_utc(moment).isoformat() if moment else None
 
     return {
-        "id": petition.id,
-        "title": petition.title,
-        "body": petition.body,
-        "owner_name": petition.owner_name,
-        "owner_id": petition.owner_id,
+        **_common(petition),
         "state": petition.state,
         "duration_days": petition.duration_days,
         "created_at": iso(petition.created_at),

@@ -27,12 +27,13 @@ class SigningService:
                 "This petition has reached its deadline and no longer accepts signatures."
             )
         if status == SIGN_NOT_OPEN:
-            self._explain_refusal(petition_id, now)
+            self._explain_refusal(petition_id, user_id, now)
         return SignResult(petition_id=petition_id, new=status == SIGN_NEW, signature_count=count)
 
-    def _explain_refusal(self, petition_id, now):
+    def _explain_refusal(self, petition_id, user_id, now):
         petition = self.petitions.get(petition_id)
-        if petition is None:
+        # Someone else's draft does not exist as far as this user can tell.
+        if petition is None or (petition.state == PetitionState.DRAFT.value and petition.owner_id != user_id):
             raise NotFound("No such petition.")
         check_can_sign(petition.state, petition.closes_at, now)
         if petition.state == PetitionState.OPEN.value:

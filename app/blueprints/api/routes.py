@@ -40,7 +40,7 @@ def list_petitions():
 def petition(petition_id):
     doc = wiring.browsing().petition(petition_id)
     item = _summary(doc)
-    item.update(body=doc["body"], owner=doc["owner_name"], closed_at=doc.get("closed_at"))
+    item.update(body=doc["body"], owner=doc["owner_name"])
     return _cacheable(item, LIST_MAX_AGE)
 
 

@@ -5,8 +5,18 @@ from wtforms.validators import DataRequired, Email, Length
 from app.services.accounts import DISPLAY_NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
 
 
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
 class RegisterForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
+    # Stripped before the Email validator sees it: " Ann@Example.com " is a valid address to
+    # normalise, not an error.
+    email = EmailField(
+        "Email",
+        filters=[_strip],
+        validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)],
+    )
     display_name = StringField(
         "Your name (shown on petitions you create)", validators=[DataRequired(), Length(max=DISPLAY_NAME_MAX)]
     )

@@ -1,0 +1,177 @@
+"""OpenPetitionStore on the real Redis: the signing script, rankings, sorts, pages, search, counts."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from app.repositories import redis_keys as keys
+from app.repositories.open_petitions import (
+    SIGN_ALREADY,
+    SIGN_NEW,
+    SIGN_NOT_OPEN,
+    SIGN_PAST_DEADLINE,
+    OpenPetitionStore,
+)
+from tests.integration.support import transient_document
+
+T0 = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def store(redis_client):
+    return OpenPetitionStore(redis_client)
+
+
+def put(store, pid, title="A petition about something", launched=T0, days=30):
+    doc = transient_document(pid, title, launched, days)
+    store.put_open(doc)
+    return doc
+
+
+def now_ts(moment=T0):
+    return moment.timestamp()
+
+
+# -- the signing script ----------------------------------------------------------------------
+def test_new_signer_is_added_ranked_and_queued_for_sql(store, redis_client):
+    put(store, 1)
+    assert store.sign(1, 501, now_ts()) == (SIGN_NEW, 1)
+    assert redis_client.smembers(keys.signers(1)) == {b"501"}
+    assert redis_client.zscore(keys.OPEN_BY_SIGNATURES, 1) == 1
+    [(_, fields)] = redis_client.xrange(keys.OUTBOX)
+    assert fields == {b"p": b"1", b"u": b"501", b"t": str(now_ts()).encode()}
+
+
+def test_second_signature_by_the_same_person_changes_nothing(store, redis_client):
+    put(store, 1)
+    store.sign(1, 501, now_ts())
+    store.sign(1, 502, now_ts())
+    assert store.sign(1, 501, now_ts()) == (SIGN_ALREADY, 2)
+    assert redis_client.scard(keys.signers(1)) == 2
+    assert redis_client.zscore(keys.OPEN_BY_SIGNATURES, 1) == 2
+    assert redis_client.xlen(keys.OUTBOX) == 2
+
+
+def test_petition_not_in_the_open_index_is_refused_without_side_effects(store, redis_client):
+    assert store.sign(7, 501, now_ts()) == (SIGN_NOT_OPEN, 0)
+    assert not redis_client.exists(keys.signers(7))
+    assert redis_client.zscore(keys.OPEN_BY_SIGNATURES, 7) is None
+    assert redis_client.xlen(keys.OUTBOX) == 0
+
+
+def test_signing_at_the_deadline_is_refused_and_reports_the_count(store, redis_client):
+    doc = put(store, 1, days=1)
+    store.sign(1, 501, now_ts())
+    deadline = doc["closes_ts"]
+    assert store.sign(1, 502, deadline) == (SIGN_PAST_DEADLINE, 1)
+    assert store.sign(1, 502, deadline + 3600) == (SIGN_PAST_DEADLINE, 1)
+    assert redis_client.scard(keys.signers(1)) == 1
+    assert redis_client.xlen(keys.OUTBOX) == 1
+
+
+def test_signing_just_before_the_deadline_counts(store):
+    doc = put(store, 1, days=1)
+    assert store.sign(1, 502, doc["closes_ts"] - 0.001) == (SIGN_NEW, 1)
+
+
+def test_removed_petition_can_no_longer_be_signed_and_leaves_no_keys(store, redis_client):
+    put(store, 1)
+    store.sign(1, 501, now_ts())
+    store.remove_open(1)
+    assert store.sign(1, 502, now_ts()) == (SIGN_NOT_OPEN, 0)
+    assert store.get(1) is None and store.count(1) is None
+    for index in (keys.OPEN_BY_SIGNATURES, keys.OPEN_BY_NEWEST, keys.OPEN_BY_CLOSING):
+        assert redis_client.zscore(index, 1) is None
+    assert not redis_client.hexists(keys.OPEN_TITLES, 1)
+    assert not redis_client.exists(keys.petition_doc(1), keys.signers(1))
+
+
+# -- reads -----------------------------------------------------------------------------------
+def test_get_returns_the_document_with_the_live_count(store):
+    doc = put(store, 3, title="Plant more trees in towns")
+    store.sign(3, 1, now_ts())
+    store.sign(3, 2, now_ts())
+    got = store.get(3)
+    assert got == {**doc, "signature_count": 2}
+
+
+def test_count_distinguishes_open_with_zero_from_not_open(store):
+    put(store, 1)
+    assert store.count(1) == 0
+    assert store.count(2) is None
+
+
+def test_counts_and_has_signed(store):
+    put(store, 1)
+    put(store, 2)
+    store.sign(1, 10, now_ts())
+    store.sign(1, 11, now_ts())
+    store.sign(2, 10, now_ts())
+    assert store.counts([1, 2, 3]) == {1: 2, 2: 1, 3: 0}
+    assert store.counts([]) == {}
+    assert store.has_signed(2, 10) and not store.has_signed(2, 11)
+
+
+@pytest.fixture
+def three(store):
+    """Three open petitions with distinct launch times, deadlines and counts."""
+    put(store, 1, "Alpha petition about libraries", launched=T0, days=90)
+    put(store, 2, "Bravo petition about parks", launched=T0 + timedelta(days=1), days=10)
+    put(store, 3, "Charlie petition about libraries", launched=T0 + timedelta(days=2), days=30)
+    for user in range(3):
+        store.sign(2, user, now_ts(T0 + timedelta(days=3)))
+    store.sign(1, 99, now_ts(T0 + timedelta(days=3)))
+    return store
+
+
+@pytest.mark.parametrize(
+    ("sort", "order"),
+    [("signatures", [2, 1, 3]), ("newest", [3, 2, 1]), ("closing", [2, 3, 1])],
+)
+def test_sort_orders(three, sort, order):
+    page = three.page(sort, 1, 50)
+    assert [doc["id"] for doc in page.items] == order
+    assert page.total == 3
+    assert {doc["id"]: doc["signature_count"] for doc in page.items} == {1: 1, 2: 3, 3: 0}
+
+
+def test_pagination_splits_the_sorted_list(three):
+    first, second, beyond = (three.page("newest", n, 2) for n in (1, 2, 3))
+    assert [d["id"] for d in first.items] == [3, 2]
+    assert [d["id"] for d in second.items] == [1]
+    assert beyond.items == [] and beyond.total == 3
+
+
+def test_title_search_needs_every_word_and_ignores_case(three):
+    assert [d["id"] for d in three.page("newest", 1, 50, "LIBRARIES").items] == [3, 1]
+    assert [d["id"] for d in three.page("newest", 1, 50, "charlie libraries").items] == [3]
+    assert three.page("newest", 1, 50, "libraries parks").items == []
+
+
+def test_search_results_follow_the_sort_and_paginate(three):
+    assert [d["id"] for d in three.page("signatures", 1, 50, "petition").items] == [2, 1, 3]
+    second = three.page("closing", 2, 1, "libraries")
+    assert [d["id"] for d in second.items] == [1] and second.total == 2
+
+
+def test_open_and_due_ids(three):
+    assert sorted(three.open_ids()) == [1, 2, 3]
+    assert three.due_ids(now_ts(T0 + timedelta(days=11))) == [2]
+    assert three.due_ids(now_ts(T0)) == []
+
+
+def test_signer_ids_streams_the_whole_set_in_chunks(store):
+    put(store, 1)
+    for user in range(25):
+        store.sign(1, user, now_ts())
+    chunks = list(store.signer_ids(1, batch=10))
+    assert sorted(uid for chunk in chunks for uid in chunk) == list(range(25))
+    assert all(len(chunk) <= 10 for chunk in chunks)
+
+
+def test_rebuild_lock_is_exclusive_and_released_only_by_its_holder(store, redis_client):
+    assert store.acquire_rebuild_lock("a", 60_000)
+    assert not store.acquire_rebuild_lock("b", 60_000)
+    store.release_rebuild_lock("b")  # not the holder: no effect
+    assert not store.acquire_rebuild_lock("b", 60_000)
+    store.release_rebuild_lock("a")
+    assert store.acquire_rebuild_lock("b", 60_000)

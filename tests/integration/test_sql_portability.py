@@ -1,0 +1,140 @@
+"""The schema and the main queries compile for SQL Server (mssql+pyodbc) without a server, and
+the migrations build exactly the schema the models describe."""
+import contextlib
+from datetime import datetime, timezone
+from types import SimpleNamespace
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.dialects.mssql import pyodbc as mssql_pyodbc
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from app.extensions import db
+from app.repositories.models import METADATA_BY_BIND
+from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
+
+# As create_engine("mssql+pyodbc://...") configures it for a current server: `?` parameters and
+# VARCHAR(max) rather than the deprecated TEXT.
+MSSQL = mssql_pyodbc.dialect(paramstyle="qmark", deprecate_large_types=True)
+NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
+TABLES = [table for metadata in METADATA_BY_BIND.values() for table in metadata.sorted_tables]
+
+
+class _EmptyResult:
+    rowcount = 1
+
+    def all(self):
+        return []
+
+    def __iter__(self):
+        return iter(())
+
+
+class RecordingSession:
+    """Stands in for a Session bound to SQL Server: keeps each statement the repository builds so
+    it can be compiled for that dialect. No server is needed, none is available here."""
+
+    def __init__(self):
+        self.statements = []
+
+    def get_bind(self, *args, **kwargs):
+        return SimpleNamespace(dialect=MSSQL)
+
+    def execute(self, statement, params=None):
+        self.statements.append(statement)
+        return _EmptyResult()
+
+    def scalar(self, statement):
+        self.statements.append(statement)
+        return 0
+
+    def scalars(self, statement):
+        self.statements.append(statement)
+        return _EmptyResult()
+
+    def begin_nested(self):
+        return contextlib.nullcontext()
+
+
+def mssql_sql(statement):
+    return str(statement.compile(dialect=MSSQL, compile_kwargs={"render_postcompile": True}))
+
+
+def recorded(call):
+    session = RecordingSession()
+    call(session)
+    assert session.statements
+    return [mssql_sql(s) for s in session.statements]
+
+
+@pytest.mark.parametrize("table", TABLES, ids=lambda t: t.name)
+def test_every_table_compiles_for_sql_server(table):
+    ddl = str(CreateTable(table).compile(dialect=MSSQL))
+    assert f"CREATE TABLE {table.name}" in ddl
+    assert "IDENTITY" in ddl  # integer primary keys autoincrement
+    for index in table.indexes:
+        assert f"CREATE INDEX {index.name}" in str(CreateIndex(index).compile(dialect=MSSQL))
+
+
+def test_sql_server_types_and_constraints():
+    petitions = str(CreateTable(METADATA_BY_BIND[None].tables["petitions"]).compile(dialect=MSSQL))
+    signatures = str(CreateTable(METADATA_BY_BIND[None].tables["signatures"]).compile(dialect=MSSQL))
+    assert "launched_at DATETIMEOFFSET NULL" in petitions
+    assert "body VARCHAR(max)" in petitions
+    assert "CONSTRAINT uq_signatures_petition_user UNIQUE (petition_id, user_id)" in signatures
+    assert "REFERENCES petitions (id) ON DELETE CASCADE" in signatures
+
+
+def test_closed_list_query_compiles_with_sql_server_paging():
+    [count, page] = recorded(lambda s: PetitionRepository(s).closed_page(3, 50, "green 100%"))
+    assert "count(*)" in count
+    assert "lower(petitions.title) LIKE lower(?) ESCAPE '\\'" in page
+    assert "ROW_NUMBER() OVER (ORDER BY petitions.closed_at DESC, petitions.id DESC)" in page
+    assert "LIMIT" not in page
+
+
+def test_launch_is_one_conditional_update():
+    [sql] = recorded(
+        lambda s: PetitionRepository(s).update_draft(1, 2, state="open", launched_at=NOW, closes_at=NOW)
+    )
+    assert sql.startswith("UPDATE petitions SET state=?, updated_at=?, launched_at=?, closes_at=?")
+    assert sql.endswith("WHERE petitions.id = ? AND petitions.owner_id = ? AND petitions.state = ?")
+
+
+def test_close_and_delete_are_conditional_too():
+    [close] = recorded(lambda s: PetitionRepository(s).mark_closed(1, NOW, 10))
+    assert close.endswith("WHERE petitions.id = ? AND petitions.state = ?")
+    [delete] = recorded(lambda s: PetitionRepository(s).delete_draft(1, 2))
+    assert delete.startswith("DELETE FROM petitions WHERE")
+
+
+def test_signature_insert_path_uses_no_postgres_or_row_value_syntax():
+    rows = [{"petition_id": p, "user_id": u, "signed_at": NOW} for p in (1, 2) for u in range(3)]
+    statements = recorded(lambda s: SignatureRepository(s).insert_ignoring_duplicates(rows))
+    *lookups, insert = statements
+    assert len(lookups) == 2  # one lookup per petition in the batch
+    for sql in lookups:
+        assert "WHERE signatures.petition_id = ? AND signatures.user_id IN (?, ?, ?)" in sql
+    assert insert.startswith("INSERT INTO signatures (")
+    for sql in statements:
+        assert "ON CONFLICT" not in sql and "RETURNING" not in sql
+        assert "(signatures.petition_id, signatures.user_id) IN" not in sql
+
+
+def test_reads_for_rebuild_and_owner_pages_compile():
+    for call in (
+        lambda s: PetitionRepository(s).open_petitions(),
+        lambda s: PetitionRepository(s).for_owner(1),
+        lambda s: PetitionRepository(s).counts_by_petition([1, 2]),
+        lambda s: SignatureRepository(s).signers_by_petition([1, 2]),
+    ):
+        assert all(sql.startswith("SELECT") for sql in recorded(call))
+
+
+def test_migrations_build_exactly_the_models_schema(app):
+    with app.app_context():
+        for bind, metadata in METADATA_BY_BIND.items():
+            with db.engines[bind].connect() as connection:
+                context = MigrationContext.configure(connection, opts={"compare_type": True})
+                assert compare_metadata(context, metadata) == [], bind or "petitions"
