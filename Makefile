@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test venv services clean
+.PHONY: run test audit venv services clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ services:
 
 test: venv services
 	$(BIN)/python -m pytest
+	$(MAKE) audit
+
+# bandit over our code and pip-audit over the pinned dependencies; see scripts/audit.sh.
+audit: venv
+	BIN=$(BIN) scripts/audit.sh
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

@@ -112,7 +112,8 @@ class TestConfig(BaseConfig):
     def __init__(self):
         super().__init__()
         self.TESTING = True
-        self.SECRET_KEY = "test-secret-key"
+        # Test suite only (production refuses to start without its own key); reviewed for bandit.
+        self.SECRET_KEY = "test-secret-key"  # nosec B105
         self.REDIS_URL = _env("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL
         self.RATELIMIT_STORAGE_OPTIONS = _limiter_storage_options(self.REDIS_URL)
