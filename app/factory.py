@@ -40,7 +40,7 @@ def configure_logging(app):
 def register_extensions(app):
     from app.auth_session import configure_login
     from app.extensions import csrf, db, limiter, migrate, talisman
-    from app.security import CONTENT_SECURITY_POLICY
+    from app.security import CONTENT_SECURITY_POLICY, reject_nul_characters
     from app.services.accounts import HASHER
 
     db.init_app(app)
@@ -63,6 +63,7 @@ def register_extensions(app):
         frame_options="DENY",
         referrer_policy="strict-origin-when-cross-origin",
     )
+    app.before_request(reject_nul_characters)
     if production:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     app.extensions["hasher"] = HASHER

@@ -32,3 +32,14 @@ def safe_next(target):
         if parts.scheme or parts.netloc:
             return None
     return target
+
+
+def reject_nul_characters():
+    """before_request: a NUL character is never legitimate form or query input, and PostgreSQL
+    text cannot store one (it would surface as a 500), so such a request is refused with a 400."""
+    from flask import abort, request
+
+    for values in (request.args, request.form):
+        for key, value in values.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                abort(400, "The request contained a NUL character, which no field accepts.")
