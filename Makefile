@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test audit venv services clean
+.PHONY: run test audit venv services clean functions-package
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ run: venv
 services:
 	scripts/ensure-services.sh
 
+# A deployable Functions app folder in build/functions_app, proved by importing it in a fresh
+# Python process and listing its functions.
+functions-package: venv
+	$(BIN)/python scripts/stage_functions.py build/functions_app
+
 test: venv services
 	$(BIN)/python -m pytest
 	$(MAKE) audit
@@ -34,4 +39,4 @@ audit: venv
 	BIN=$(BIN) scripts/audit.sh
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .hypothesis
+	rm -rf $(VENV) instance .pytest_cache .hypothesis build

@@ -1,8 +1,9 @@
-"""`flask` commands: persister, Redis rebuild and demo data."""
+"""`flask` commands: persister, Redis rebuild, petition closing and demo data."""
 import threading
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 
 from app import wiring
 from app.domain.petitions import utcnow
@@ -15,6 +16,7 @@ def register_commands(app):
     app.cli.add_command(signatures_cli)
     app.cli.add_command(redis_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(petitions_cli)
 
 
 @click.group("signatures", help="The signature outbox.")
@@ -50,6 +52,40 @@ def rebuild():
         wiring.open_store(), PetitionRepository(db.session), SignatureRepository(db.session), utcnow
     )
     click.echo(f"rebuilt {count} open petitions")
+
+
+petitions_cli = AppGroup("petitions", help="Petition lifecycle.")
+
+
+@petitions_cli.command("close-due")
+def close_due():
+    """Close every open petition past its deadline (report and owner notification included)."""
+    results, failed = wiring.close_coordinator().close_due(utcnow())
+    for result in results:
+        click.echo(f"closed petition {result.petition_id} with {result.signature_count} signatures")
+    click.echo(f"{len(results)} closed, {len(failed)} failed")
+    if failed:
+        raise SystemExit(1)
+
+
+@petitions_cli.command("close")
+@click.argument("petition_id", type=int)
+def close_now(petition_id):
+    """Close one open petition now, before its deadline. In functions mode this raises the
+    close_now event on its orchestration, which then runs the close."""
+    from app.domain.errors import DomainError
+
+    try:
+        client = wiring.functions_client()
+        if client is not None:
+            client.close_now(petition_id)
+            click.echo(f"asked the Functions app to close petition {petition_id} now")
+            return
+        result = wiring.close_coordinator().finish(petition_id)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    verb = "was already closed" if result.already_closed else "closed"
+    click.echo(f"petition {petition_id} {verb} with {result.signature_count} signatures")
 
 
 @click.group("demo", help="Demo data for local runs.")

@@ -21,8 +21,10 @@ def create_app(config=None):
     register_redis(app)
     register_blueprints(app)
     register_errors(app)
+    register_input_guard(app)
     register_cli(app)
     register_template_helpers(app)
+    register_functions_backend(app)
     app.before_request(first_request_setup(app))
     return app
 
@@ -40,7 +42,7 @@ def configure_logging(app):
 def register_extensions(app):
     from app.auth_session import configure_login
     from app.extensions import csrf, db, limiter, migrate, talisman
-    from app.security import CONTENT_SECURITY_POLICY, reject_nul_characters
+    from app.security import content_security_policy
     from app.services.accounts import HASHER
 
     db.init_app(app)
@@ -59,11 +61,10 @@ def register_extensions(app):
         strict_transport_security_max_age=31536000,
         session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
         session_cookie_http_only=True,
-        content_security_policy=CONTENT_SECURITY_POLICY,
+        content_security_policy=content_security_policy(app.config),
         frame_options="DENY",
         referrer_policy="strict-origin-when-cross-origin",
     )
-    app.before_request(reject_nul_characters)
     if production:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     app.extensions["hasher"] = HASHER
@@ -96,6 +97,12 @@ def register_errors(app):
     register_error_handlers(app)
 
 
+def register_input_guard(app):
+    from app.input_guard import refuse_nul_characters
+
+    app.before_request(refuse_nul_characters)
+
+
 def register_cli(app):
     from app.cli import register_commands
 
@@ -106,6 +113,23 @@ def register_template_helpers(app):
     from app.templating import register_filters
 
     register_filters(app)
+
+
+def register_functions_backend(app):
+    """SIGNING_BACKEND=functions: launches start the petition's orchestration in the Functions
+    app (PetitionService's on_launch hook). Inline mode needs nothing here."""
+    if app.config["SIGNING_BACKEND"] != "functions":
+        return
+    from app.services.functions_client import FunctionsClient, start_lifecycle_on_launch
+    from app.services.signing_tokens import SigningTokens
+
+    client = FunctionsClient(
+        app.config["FUNCTIONS_BASE_URL"],
+        app.config["FUNCTIONS_KEY"],
+        SigningTokens(app.config["SIGNING_TOKEN_SECRET"]),
+    )
+    app.extensions["functions_client"] = client
+    app.extensions["on_launch"] = start_lifecycle_on_launch(client)
 
 
 def first_request_setup(app):
@@ -125,6 +149,8 @@ def first_request_setup(app):
                 rebuild_redis_if_empty(app)
             if app.config["RUN_BACKGROUND_PERSISTER"] and not app.config.get("TESTING"):
                 start_background_persister(app)
+            if app.config["RUN_BACKGROUND_CLOSER"] and not app.config.get("TESTING"):
+                start_background_closer(app)
             done.set()
 
     return hook
@@ -157,4 +183,28 @@ def start_background_persister(app):
     thread = threading.Thread(target=run, name="signature-persister", daemon=True)
     thread.start()
     app.extensions["persister_stop"] = stop
+    return thread
+
+
+def start_background_closer(app):
+    """Embedded mode: close petitions past their deadline every CLOSE_SWEEP_SECONDS in-process,
+    as `flask petitions close-due` would. The Functions app does this in functions mode."""
+    from app import wiring
+
+    if app.config["SIGNING_BACKEND"] != "inline":
+        return None
+    log = logging.getLogger(__name__)
+    stop = threading.Event()
+
+    def run():
+        while not stop.wait(app.config["CLOSE_SWEEP_SECONDS"]):
+            with app.app_context():
+                try:
+                    wiring.close_coordinator().close_due()
+                except Exception:
+                    log.exception("close sweep failed; retrying at the next one")
+
+    thread = threading.Thread(target=run, name="close-sweep", daemon=True)
+    thread.start()
+    app.extensions["closer_stop"] = stop
     return thread

@@ -12,6 +12,17 @@ CONTENT_SECURITY_POLICY = {
 }
 
 
+def content_security_policy(config):
+    """The policy above; in functions mode the browser may also call the Functions origin."""
+    policy = dict(CONTENT_SECURITY_POLICY)
+    if config.get("SIGNING_BACKEND") == "functions" and config.get("FUNCTIONS_BASE_URL"):
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(config["FUNCTIONS_BASE_URL"])
+        policy["connect-src"] = f"'self' {parts.scheme}://{parts.netloc}"
+    return policy
+
+
 def safe_next(target):
     """`target` if it is a path on this site, else None. Refuses absolute URLs, scheme-relative
     `//host`, backslashes (browsers read `/\\host` as `//host`), control characters and encoded
@@ -33,13 +44,3 @@ def safe_next(target):
             return None
     return target
 
-
-def reject_nul_characters():
-    """before_request: a NUL character is never legitimate form or query input, and PostgreSQL
-    text cannot store one (it would surface as a 500), so such a request is refused with a 400."""
-    from flask import abort, request
-
-    for values in (request.args, request.form):
-        for key, value in values.items(multi=True):
-            if "\x00" in key or "\x00" in value:
-                abort(400, "The request contained a NUL character, which no field accepts.")

@@ -1,16 +1,13 @@
 """Builds services for the current request from the app's clients and the request's session."""
 from flask import current_app
 
+from app.assembly import Services
 from app.extensions import db
-from app.repositories.open_petitions import OpenPetitionStore
-from app.repositories.outbox import Outbox
-from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
+from app.repositories.petitions_sql import PetitionRepository
 from app.repositories.users_sql import UserRepository
 from app.services.accounts import AccountService
 from app.services.browsing import BrowseService
-from app.services.persister import SignaturePersister
 from app.services.petitions import PetitionService
-from app.services.signing import SigningService
 
 
 def redis_client():
@@ -38,17 +35,32 @@ def petitions():
     )
 
 
+def services():
+    return Services(db.session, redis_client(), open_store(), current_app.config)
+
+
 def signing():
-    return SigningService(open_store(), PetitionRepository(db.session))
+    return services().signing()
 
 
 def persister(consumer=None):
-    config = current_app.config
-    return SignaturePersister(
-        Outbox(redis_client()),
-        SignatureRepository(db.session),
-        db.session,
-        batch_size=config["PERSISTER_BATCH_SIZE"],
-        retention_ms=config["OUTBOX_RETENTION_SECONDS"] * 1000,
-        consumer=consumer,
-    )
+    return services().persister(consumer)
+
+
+def close_coordinator():
+    return services().close_coordinator()
+
+
+def reports():
+    return services().reports()
+
+
+def signing_tokens():
+    from app.services.signing_tokens import SigningTokens
+
+    return SigningTokens(current_app.config["SIGNING_TOKEN_SECRET"])
+
+
+def functions_client():
+    """The Functions app client, or None when signing and closing run in-process."""
+    return current_app.extensions.get("functions_client")

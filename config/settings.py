@@ -81,6 +81,23 @@ class BaseConfig:
         self.OUTBOX_RETENTION_SECONDS = _env_int("OUTBOX_RETENTION_SECONDS", 60)
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
 
+        # Signing and lifecycle through Azure Functions (issue 3). "inline": the web app signs
+        # in-process and the close sweep runs from `flask petitions close-due` or the embedded
+        # thread; "functions": pages sign through the Functions app and launches start an
+        # orchestration there.
+        self.SIGNING_BACKEND = _env("SIGNING_BACKEND", "inline")
+        if self.SIGNING_BACKEND not in ("inline", "functions"):
+            raise ConfigError("SIGNING_BACKEND must be inline or functions")
+        self.FUNCTIONS_BASE_URL = (_env("FUNCTIONS_BASE_URL") or "").rstrip("/")
+        self.FUNCTIONS_KEY = _env("FUNCTIONS_KEY")  # server side only: the lifecycle starter
+        self.FUNCTIONS_SIGN_KEY = _env("FUNCTIONS_SIGN_KEY")  # the sign function's own key; pages show it
+        self.SIGNING_TOKEN_SECRET = _env("SIGNING_TOKEN_SECRET")
+        self.SITE_ORIGIN = _env("SITE_ORIGIN")  # the web site's origin, the only CORS origin allowed
+        self.SMTP_URL = _env("SMTP_URL")
+        self.MAIL_SENDER = _env("MAIL_SENDER", "petitions@localhost")
+        self.RUN_BACKGROUND_CLOSER = _env_bool("RUN_BACKGROUND_CLOSER", False)
+        self.CLOSE_SWEEP_SECONDS = _env_int("CLOSE_SWEEP_SECONDS", 60)
+
     @property
     def embedded_redis(self):
         return not self.REDIS_URL
@@ -102,6 +119,8 @@ class DevelopmentConfig(BaseConfig):
             f"sqlite:///{INSTANCE_DIR / 'users.db'}"
         )
         self.RUN_BACKGROUND_PERSISTER = _env_bool("RUN_BACKGROUND_PERSISTER", True)
+        self.RUN_BACKGROUND_CLOSER = _env_bool("RUN_BACKGROUND_CLOSER", True)
+        self.SIGNING_TOKEN_SECRET = self.SIGNING_TOKEN_SECRET or self.SECRET_KEY + ":signing"
 
 
 class TestConfig(BaseConfig):
@@ -127,6 +146,8 @@ class TestConfig(BaseConfig):
             )
         }
         self.REBUILD_REDIS_ON_START = False
+        self.SIGNING_TOKEN_SECRET = "test-signing-token-secret-0123456789abcdef"
+        self.SITE_ORIGIN = "https://petitions.test"
 
 
 class ProductionConfig(BaseConfig):
@@ -136,35 +157,73 @@ class ProductionConfig(BaseConfig):
 
     def __init__(self):
         super().__init__()
-        missing = [
-            name
-            for name, value in (
-                ("SECRET_KEY", self.SECRET_KEY),
-                ("REDIS_URL", self.REDIS_URL),
-                ("DATABASE_URL", self.SQLALCHEMY_DATABASE_URI),
-                ("USERS_DATABASE_URL", self.SQLALCHEMY_BINDS["users"]),
-            )
-            if not value
-        ]
-        if missing:
-            raise ConfigError(f"production needs these settings: {', '.join(missing)}")
-        if len(self.SECRET_KEY) < 32:
-            raise ConfigError("SECRET_KEY must be at least 32 characters")
+        _require(self, "production", "SECRET_KEY", "REDIS_URL", "DATABASE_URL", "USERS_DATABASE_URL")
+        _require_long_secret(self, "SECRET_KEY")
         for name, url in (
             ("DATABASE_URL", self.SQLALCHEMY_DATABASE_URI),
             ("USERS_DATABASE_URL", self.SQLALCHEMY_BINDS["users"]),
         ):
             if url.startswith("sqlite"):
                 raise ConfigError(f"{name} must name a real database server, not SQLite")
+        if self.SIGNING_BACKEND == "functions":
+            _require(
+                self,
+                "SIGNING_BACKEND=functions",
+                "FUNCTIONS_BASE_URL",
+                "FUNCTIONS_KEY",
+                "FUNCTIONS_SIGN_KEY",
+                "SIGNING_TOKEN_SECRET",
+            )
+            _require_long_secret(self, "SIGNING_TOKEN_SECRET")
         self.SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.FORCE_HTTPS = _env_bool("FORCE_HTTPS", True)
+
+
+class FunctionsConfig(BaseConfig):
+    """The Azure Functions app: real servers and the token secret shared with the web app."""
+
+    ENV_NAME = "functions"
+
+    def __init__(self):
+        super().__init__()
+        _require(
+            self,
+            "the Functions app",
+            "REDIS_URL",
+            "DATABASE_URL",
+            "USERS_DATABASE_URL",
+            "SIGNING_TOKEN_SECRET",
+            "SITE_ORIGIN",
+        )
+        _require_long_secret(self, "SIGNING_TOKEN_SECRET")
+
+
+def _setting(config, name):
+    """A setting by its environment name (the database URLs live under SQLAlchemy's names)."""
+    if name == "DATABASE_URL":
+        return config.SQLALCHEMY_DATABASE_URI
+    if name == "USERS_DATABASE_URL":
+        return config.SQLALCHEMY_BINDS["users"]
+    return getattr(config, name)
+
+
+def _require(config, who, *names):
+    missing = [name for name in names if not _setting(config, name)]
+    if missing:
+        raise ConfigError(f"{who} needs these settings: {', '.join(missing)}")
+
+
+def _require_long_secret(config, name):
+    if len(getattr(config, name)) < 32:
+        raise ConfigError(f"{name} must be at least 32 characters")
 
 
 CONFIGS = {
     "development": DevelopmentConfig,
     "test": TestConfig,
     "production": ProductionConfig,
+    "functions": FunctionsConfig,
 }
 
 

@@ -50,3 +50,8 @@ class StoreUnavailable(DomainError):
 
     status = 503
     code = "store_unavailable"
+
+
+class RateLimited(DomainError):
+    status = 429
+    code = "rate_limited"

@@ -2,17 +2,22 @@
 
 Plain SQLAlchemy (no Flask) so the Functions app shares it. The `bind_key` in each metadata's
 info is what Flask-SQLAlchemy's session uses to route a table to its engine.
+
+Text people type is Unicode/UnicodeText: VARCHAR/TEXT on PostgreSQL and SQLite as before, but
+NVARCHAR on SQL Server, whose VARCHAR keeps only its code page and turns the rest into "?".
 """
 from datetime import datetime, timezone
 
 from sqlalchemy import (
+    JSON,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
-    Text,
+    Unicode,
+    UnicodeText,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -42,8 +47,8 @@ class User(UsersBase):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    display_name: Mapped[str] = mapped_column(String(60))
+    email: Mapped[str] = mapped_column(Unicode(254), unique=True)
+    display_name: Mapped[str] = mapped_column(Unicode(60))
     password_hash: Mapped[str] = mapped_column(String(255))
     # Rotated at logout so a copied session cookie stops working server-side.
     session_token: Mapped[str] = mapped_column(String(64))
@@ -57,9 +62,9 @@ class Petition(PetitionsBase):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Users live in another database, so no foreign key; the name is copied for display.
     owner_id: Mapped[int] = mapped_column(Integer, index=True)
-    owner_name: Mapped[str] = mapped_column(String(60))
-    title: Mapped[str] = mapped_column(String(120))
-    body: Mapped[str] = mapped_column(Text)
+    owner_name: Mapped[str] = mapped_column(Unicode(60))
+    title: Mapped[str] = mapped_column(Unicode(120))
+    body: Mapped[str] = mapped_column(UnicodeText)
     duration_days: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(10), default="draft")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -81,6 +86,41 @@ class Signature(PetitionsBase):
     petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(Integer)
     signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Report(PetitionsBase):
+    """The closing report, computed once from SQL signatures when the petition closes."""
+
+    __tablename__ = "reports"
+
+    petition_id: Mapped[int] = mapped_column(
+        ForeignKey("petitions.id", ondelete="CASCADE"), primary_key=True
+    )
+    final_count: Mapped[int] = mapped_column(Integer)
+    first_signature_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_signature_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # [["2026-06-01", 12], ...] one entry per day from launch to close, zero days included.
+    per_day: Mapped[list] = mapped_column(JSON)
+    # [[100, "2026-06-02T10:00:00+00:00"], ...] for each milestone reached.
+    milestones: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Notification(PetitionsBase):
+    """A message to a petition's owner; one per (petition, kind), so retries do not repeat it."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("petition_id", "kind", name="uq_notifications_petition_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(Unicode(200))
+    body: Mapped[str] = mapped_column(UnicodeText)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set once the email went out; stays empty when no SMTP server is configured.
+    emailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 METADATA_BY_BIND = {None: PetitionsBase.metadata, "users": UsersBase.metadata}

@@ -106,6 +106,12 @@ class OpenPetitionStore:
         pipe.zadd(keys.OPEN_BY_CLOSING, {pid: doc["closes_ts"]})
         pipe.hset(keys.OPEN_TITLES, pid, doc["title"].casefold())
 
+    def stop_signing(self, petition_id):
+        """Refuses new signatures from now on (the signing script checks this index first);
+        the rest of the petition stays readable until remove_open."""
+        with store_errors():
+            self.redis.zrem(keys.OPEN_BY_CLOSING, petition_id)
+
     def remove_open(self, petition_id):
         """Takes a closed petition out of Redis entirely; SQL holds it from now on."""
         with store_errors():

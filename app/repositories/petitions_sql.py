@@ -3,7 +3,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.domain.petitions import PetitionState
-from app.repositories.models import Petition, Signature
+from app.repositories.models import Notification, Petition, Signature
 
 
 class PetitionRepository:
@@ -54,6 +54,24 @@ class PetitionRepository:
             .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1
+
+    def due_ids(self, now):
+        """Open petitions at or past their deadline (index ix_petitions_state_closes_at)."""
+        return self.session.scalars(
+            select(Petition.id)
+            .where(Petition.state == PetitionState.OPEN.value, Petition.closes_at <= now)
+            .order_by(Petition.closes_at, Petition.id)
+        ).all()
+
+    def unfinished_closes(self):
+        """Closed petitions whose close stopped before the owner was notified (the report or
+        notification step failed); the sweep finishes them."""
+        notified = select(Notification.id).where(Notification.petition_id == Petition.id)
+        return self.session.scalars(
+            select(Petition.id)
+            .where(Petition.state == PetitionState.CLOSED.value, ~notified.exists())
+            .order_by(Petition.id)
+        ).all()
 
     def open_petitions(self):
         return self.session.scalars(
@@ -152,6 +170,15 @@ class SignatureRepository:
     def count_for(self, petition_id):
         return self.session.scalar(
             select(func.count()).select_from(Signature).where(Signature.petition_id == petition_id)
+        )
+
+    def signed_times(self, petition_id, chunk=50_000):
+        """Every signature time of one petition, oldest first, streamed."""
+        return self.session.scalars(
+            select(Signature.signed_at)
+            .where(Signature.petition_id == petition_id)
+            .order_by(Signature.signed_at, Signature.id)
+            .execution_options(yield_per=chunk)
         )
 
     def user_ids_for(self, petition_id):

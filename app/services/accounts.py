@@ -1,4 +1,5 @@
 """Registration, sign-in and the server-side session token."""
+import functools
 import secrets
 
 from argon2 import PasswordHasher
@@ -19,6 +20,13 @@ def normalise_email(email):
     return (email or "").strip().lower()
 
 
+@functools.cache
+def _dummy_hash(hasher):
+    """Verified against for unknown emails so both failures cost the same time. Made once per
+    hasher: the service is built per request, and hashing there doubled every login's cost."""
+    return hasher.hash(secrets.token_hex(16))
+
+
 def new_session_token():
     return secrets.token_hex(16)
 
@@ -28,8 +36,6 @@ class AccountService:
         self.session = session
         self.users = users
         self.hasher = hasher
-        # Verified against for unknown emails so both failures cost the same time.
-        self._dummy_hash = hasher.hash(secrets.token_hex(16))
 
     def register(self, email, display_name, password):
         email = normalise_email(email)
@@ -64,7 +70,7 @@ class AccountService:
     def authenticate(self, email, password):
         """The user, or None. Unknown email and wrong password take the same path and time."""
         user = self.users.by_email(normalise_email(email))
-        stored = user.password_hash if user else self._dummy_hash
+        stored = user.password_hash if user else _dummy_hash(self.hasher)
         try:
             self.hasher.verify(stored, password or "")
         except (VerificationError, InvalidHashError):

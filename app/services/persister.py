@@ -38,11 +38,16 @@ class SignaturePersister:
         self.outbox.ack([e.entry_id for e in entries], self.retention_ms)
         return len(entries)
 
-    def drain(self):
-        """Persists everything waiting now, including entries a crashed consumer left behind."""
-        total = 0
-        while handled := self.run_batch(claim_idle_ms=0):
+    def drain(self, max_batches=None):
+        """Persists everything waiting now, including entries a crashed consumer left behind.
+        `max_batches` bounds one call (a timer-triggered run must end while signing goes on)."""
+        total = batches = 0
+        while max_batches is None or batches < max_batches:
+            handled = self.run_batch(claim_idle_ms=0)
+            if not handled:
+                break
             total += handled
+            batches += 1
         return total
 
     def run_forever(self, stop, block_ms=1000, on_error_sleep=1.0):

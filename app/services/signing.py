@@ -1,7 +1,7 @@
 """Signing: the one hot write. Redis decides; SQL only explains a refusal."""
 from dataclasses import dataclass
 
-from app.domain.errors import DeadlinePassed, NotFound, NotOpenForSigning
+from app.domain.errors import DeadlinePassed, NotFound, NotOpenForSigning, StoreUnavailable
 from app.domain.petitions import PetitionState, check_can_sign, utcnow
 from app.repositories.open_petitions import SIGN_NEW, SIGN_NOT_OPEN, SIGN_PAST_DEADLINE
 
@@ -37,6 +37,8 @@ class SigningService:
             raise NotFound("No such petition.")
         check_can_sign(petition.state, petition.closes_at, now)
         if petition.state == PetitionState.OPEN.value:
-            # Open in SQL but absent from Redis: the index is being rebuilt.
-            raise NotOpenForSigning("Signing is paused for a moment. Nothing was recorded; please try again.")
+            # Open in SQL but absent from Redis: the index is being rebuilt. Transient, so 503.
+            raise StoreUnavailable(
+                "Signing is paused for a moment, so this was not recorded, it is safe to try again."
+            )
         raise NotOpenForSigning("This petition cannot be signed.")

@@ -9,7 +9,6 @@ from app.repositories.models import Petition, User
 from app.repositories.petitions_sql import PetitionRepository
 from app.services.accounts import HASHER, new_session_token
 from app.services.documents import open_document
-from app.services.petitions import PetitionService
 from tests.helpers import DEFAULT_PASSWORD
 
 

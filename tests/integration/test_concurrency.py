@@ -8,7 +8,7 @@ from app import wiring
 from app.domain.errors import InvalidTransition
 from app.extensions import db
 from app.repositories import redis_keys as keys
-from app.repositories.models import Signature
+from app.repositories.models import Signature, User
 from app.repositories.petitions_sql import PetitionRepository
 from app.services.petitions import PetitionService
 from tests.helpers import launch
@@ -132,3 +132,22 @@ def test_fifty_people_signing_at_once_with_duplicates_count_exactly_fifty(app, r
         rows = db.session.scalar(select(func.count()).select_from(Signature))
     assert stored == rows == 50
     assert {int(u) for u in redis_client.smembers(keys.signers(petition_id))} == {u["id"] for u in signers}
+
+
+def test_two_racing_registrations_of_one_email_create_one_account(app):
+    clients = [app.test_client(), app.test_client()]
+    tokens = [TOKEN_RE.search(c.get("/auth/register").get_data(as_text=True)).group(1) for c in clients]
+
+    def register_as(client, token, name):
+        return client.post(
+            "/auth/register",
+            data={"csrf_token": token, "email": "same@example.com", "display_name": name, "password": "correct horse battery"},
+        ).status_code
+
+    results, errors = run_together(
+        [lambda: register_as(clients[0], tokens[0], "First"), lambda: register_as(clients[1], tokens[1], "Second")]
+    )
+    assert errors == []
+    assert sorted(results) == [302, 400]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == 1

@@ -10,7 +10,7 @@ from app.factory import create_app
 from app.repositories.models import Petition
 from config import settings
 from config.settings import ConfigError, ProductionConfig, load_config
-from tests.helpers import DEFAULT_PASSWORD, create_draft, csrf_token, login, post_form, register
+from tests.helpers import DEFAULT_PASSWORD, create_draft, csrf_token, login, post_form
 from tests.integration.support import make_open, make_user, petition_row
 
 CLOSED_PORT = 5201  # nothing listens here
@@ -179,3 +179,20 @@ def test_unknown_app_env_is_refused(monkeypatch):
     monkeypatch.setenv("APP_ENV", "staging")
     with pytest.raises(ConfigError, match="APP_ENV"):
         load_config()
+
+
+# -- text the database cannot store ----------------------------------------------------------
+def test_nul_characters_are_a_400_not_a_database_error(app, client):
+    make_user(app, "ann@example.com")
+    assert login(client, "ann\x00@example.com").status_code == 400
+    register = post_form(client, "/auth/register", {"email": "b@example.com", "display_name": "B\x00", "password": DEFAULT_PASSWORD})
+    assert register.status_code == 400
+    assert "NUL character" in register.get_data(as_text=True)
+    assert client.get("/?state=closed&q=a%00b").status_code == 400
+    api = client.get("/api/petitions?state=closed&q=a%00b")
+    assert api.status_code == 400 and api.get_json()["error"]["code"] == "invalid_input"
+    login(client, "ann@example.com")
+    for fields in ({"title": "A title \x00 here", "body": "b"}, {"title": "A fine title", "body": "b\x00"}):
+        assert post_form(client, "/petitions/new", {**fields, "duration_days": "30"}).status_code == 400
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Petition)) == 0

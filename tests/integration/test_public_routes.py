@@ -4,12 +4,11 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 
 from app import wiring
 from app.extensions import db
 from app.repositories import redis_keys as keys
-from app.repositories.models import Petition
 from tests.helpers import create_draft, csrf_token, launch, login, post_form, sign
 from tests.integration.support import close_now, make_draft, make_open, make_user, transient_document
 
@@ -32,6 +31,11 @@ def add_signers(app, petition_id, users, at=None):
         store = wiring.open_store()
         for user in users:
             store.sign(petition_id, user, (at or datetime.now(timezone.utc)).timestamp())
+
+
+def live_count(app, petition_id):
+    with app.app_context():
+        return wiring.open_store().count(petition_id)
 
 
 @pytest.fixture
@@ -224,12 +228,7 @@ def test_anonymous_sign_goes_to_login_and_comes_back(app, client, owner):
     assert parse_qs(location.query)["next"] == [f"/petitions/{petition_id}"]
     back = post_form(client, response.headers["Location"], {"email": "sam@example.com", "password": "correct horse battery"})
     assert back.headers["Location"] == f"/petitions/{petition_id}"
-    assert wiring_count(app, petition_id) == 0
-
-
-def wiring_count(app, petition_id):
-    with app.app_context():
-        return wiring.open_store().count(petition_id)
+    assert live_count(app, petition_id) == 0
 
 
 def test_signing_records_one_signature_and_says_thank_you(app, client, owner, signer, redis_client):
@@ -269,7 +268,7 @@ def test_owner_draft_cannot_be_signed(app, client, signer):
     status, page = sign_page(client, petition_id)
     assert status == 409
     assert "has not been launched yet" in page
-    assert wiring_count(app, petition_id) is None
+    assert live_count(app, petition_id) is None
 
 
 def test_signing_someone_elses_draft_does_not_reveal_it(app, client, owner, signer):
@@ -315,7 +314,7 @@ def test_sign_needs_post_and_a_csrf_token(app, client, owner, signer):
     petition_id = make_open(app, owner)
     assert client.get(f"/petitions/{petition_id}/sign").status_code == 405
     assert client.post(f"/petitions/{petition_id}/sign").status_code == 400
-    assert wiring_count(app, petition_id) == 0
+    assert live_count(app, petition_id) == 0
 
 
 def test_signing_touches_no_petitions_sql(app, client, owner, signer, sql_statements):

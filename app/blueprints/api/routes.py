@@ -4,9 +4,11 @@ from flask import jsonify, request, url_for
 from app import wiring
 from app.blueprints.api import bp
 from app.services.browsing import parse_list_query
+from app.services.reports import report_dict
 
 LIST_MAX_AGE = 5
 COUNT_MAX_AGE = 2
+REPORT_MAX_AGE = 86_400
 LIST_FIELDS = ("id", "title", "state", "signature_count", "launched_at", "closes_at")
 
 
@@ -49,3 +51,9 @@ def count(petition_id):
     return _cacheable(
         {"id": petition_id, "signature_count": wiring.browsing().count(petition_id)}, COUNT_MAX_AGE
     )
+
+
+@bp.route("/petitions/<pid:petition_id>/report")
+def report(petition_id):
+    """The closing report. Reports never change once built, so they cache for a day."""
+    return _cacheable(report_dict(wiring.reports().get(petition_id)), REPORT_MAX_AGE)

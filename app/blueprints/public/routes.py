@@ -1,13 +1,14 @@
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
 from app import wiring
 from app.blueprints.public import bp
 from app.blueprints.public.cache import PageCache
-from app.domain.errors import StoreUnavailable
+from app.domain.errors import NotFound, StoreUnavailable
 from app.extensions import limiter
 from app.services.browsing import parse_list_query
+from app.services.reports import report_chart, report_csv
 
 
 @bp.record_once
@@ -61,7 +62,43 @@ def petition(petition_id):
         return render_template("public/petition.html", petition=doc, signed=False, stale=True)
     if doc["state"] != "draft":
         cache.put(key, doc)
-    return render_template("public/petition.html", petition=doc, signed=signed, stale=False)
+    report = chart = None
+    if doc["state"] == "closed":
+        try:
+            report = wiring.reports().get(petition_id)
+            chart = report_chart(report)
+        except NotFound:
+            pass  # closed moments ago; the report follows
+    return render_template(
+        "public/petition.html",
+        petition=doc,
+        signed=signed,
+        stale=False,
+        report=report,
+        chart=chart,
+        sign_via=_sign_via_functions(petition_id, viewer_id, doc, signed),
+    )
+
+
+def _sign_via_functions(petition_id, viewer_id, doc, signed):
+    """In functions mode, what the sign button's script needs to call the Functions app."""
+    config = current_app.config
+    if config["SIGNING_BACKEND"] != "functions" or viewer_id is None or doc["state"] != "open" or signed:
+        return None
+    return {
+        "url": f"{config['FUNCTIONS_BASE_URL']}/api/petitions/{petition_id}/signatures?code={config['FUNCTIONS_SIGN_KEY']}",
+        "token": wiring.signing_tokens().sign_token(viewer_id, petition_id),
+    }
+
+
+@bp.route("/petitions/<pid:petition_id>/report.csv")
+def report_download(petition_id):
+    report = wiring.reports().get(petition_id)
+    return Response(
+        report_csv(report),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="petition-{petition_id}-report.csv"'},
+    )
 
 
 @bp.route("/petitions/<pid:petition_id>/sign", methods=["POST"])

@@ -1,0 +1,68 @@
+"""Builds services from one SQL session and the process's clients. The web app (app/wiring.py)
+and the Functions app (functions_app/clients.py) both use it, so both run the same code."""
+from app.domain.petitions import utcnow
+from app.repositories.outbox import Outbox
+from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
+from app.repositories.reports_sql import NotificationRepository, ReportRepository
+from app.repositories.users_sql import UserRepository
+from app.services.closing import CloseCoordinator, ClosingService
+from app.services.notifications import NotificationService, SmtpMailer
+from app.services.persister import SignaturePersister
+from app.services.reports import ReportService
+from app.services.signing import SigningService
+
+
+class Services:
+    def __init__(self, session, redis_client, store, settings, clock=utcnow):
+        self.session = session
+        self.clock = clock
+        self.redis = redis_client
+        self.store = store
+        self.settings = settings  # a mapping of config names to values
+
+    def signing(self):
+        return SigningService(self.store, PetitionRepository(self.session), clock=self.clock)
+
+    def persister(self, consumer=None):
+        return SignaturePersister(
+            Outbox(self.redis),
+            SignatureRepository(self.session),
+            self.session,
+            batch_size=self.settings["PERSISTER_BATCH_SIZE"],
+            retention_ms=self.settings["OUTBOX_RETENTION_SECONDS"] * 1000,
+            consumer=consumer,
+        )
+
+    def closing(self):
+        return ClosingService(
+            self.session,
+            PetitionRepository(self.session),
+            SignatureRepository(self.session),
+            self.store,
+            self.persister(),
+            clock=self.clock,
+        )
+
+    def reports(self):
+        return ReportService(
+            self.session,
+            PetitionRepository(self.session),
+            SignatureRepository(self.session),
+            ReportRepository(self.session),
+        )
+
+    def notifications(self):
+        smtp_url = self.settings.get("SMTP_URL")
+        mailer = SmtpMailer(smtp_url, self.settings["MAIL_SENDER"]) if smtp_url else None
+        return NotificationService(
+            self.session,
+            PetitionRepository(self.session),
+            UserRepository(self.session),
+            NotificationRepository(self.session),
+            ReportRepository(self.session),
+            mailer=mailer,
+            clock=self.clock,
+        )
+
+    def close_coordinator(self):
+        return CloseCoordinator(self.closing(), self.reports(), self.notifications())

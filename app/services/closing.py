@@ -1,0 +1,128 @@
+"""Closing a petition: the one path used by the orchestration, the sweep and the CLI.
+
+Every step is idempotent, so a retried or repeated close is harmless: signatures are inserted
+ignoring duplicates, the state change is a conditional UPDATE, and a petition already Closed
+only has its Redis leftovers removed again.
+"""
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.domain.errors import NotFound
+from app.domain.petitions import Action, PetitionState, as_utc, transition, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CloseResult:
+    petition_id: int
+    signature_count: int
+    closed_at: datetime
+    already_closed: bool
+
+    def to_dict(self):
+        return {
+            "petition_id": self.petition_id,
+            "signature_count": self.signature_count,
+            "closed_at": self.closed_at.isoformat(),
+            "already_closed": self.already_closed,
+        }
+
+
+class ClosingService:
+    def __init__(self, session, petitions, signatures, store, persister, clock=utcnow):
+        self.session = session
+        self.petitions = petitions
+        self.signatures = signatures
+        self.store = store
+        self.persister = persister
+        self.clock = clock
+
+    def close(self, petition_id):
+        """Open -> Closed with every signature the users were told about in SQL."""
+        petition = self._get(petition_id)
+        if petition.state == PetitionState.CLOSED.value:
+            self.store.remove_open(petition_id)  # a crash may have left it after the commit
+            return self._result(petition, already_closed=True)
+        transition(petition.state, Action.CLOSE)  # drafts cannot be closed
+        now = self.clock()
+        closes_at = as_utc(petition.closes_at)
+        # An early close must stop signatures before counting; after the deadline the signing
+        # script refuses them anyway.
+        self.store.stop_signing(petition_id)
+        self.persister.drain()
+        self._reconcile(petition_id, min(now, closes_at))
+        count = self.signatures.count_for(petition_id)
+        won = self.petitions.mark_closed(petition_id, closed_at=min(now, closes_at), signature_count=count)
+        self.session.commit()
+        self.session.expire_all()
+        petition = self._get(petition_id)
+        self.store.remove_open(petition_id)
+        if won:
+            log.info("closed petition %s with %s signatures", petition_id, count)
+        return self._result(petition, already_closed=not won)
+
+    def _reconcile(self, petition_id, signed_at):
+        """Copies any signer Redis holds and SQL lacks (an outbox entry lost before it was
+        persisted). Their exact time is unknown, so they count at the close."""
+        added = 0
+        for chunk in self.store.signer_ids(petition_id):
+            added += self.signatures.insert_ignoring_duplicates(
+                [{"petition_id": petition_id, "user_id": uid, "signed_at": signed_at} for uid in chunk]
+            )
+        self.session.commit()
+        if added:
+            log.warning("petition %s: %s signers were in Redis but not SQL; added at close", petition_id, added)
+        return added
+
+    def due_ids(self, now=None):
+        return list(self.petitions.due_ids(now or self.clock()))
+
+    def unfinished_ids(self):
+        return list(self.petitions.unfinished_closes())
+
+    def _get(self, petition_id):
+        petition = self.petitions.get(petition_id)
+        if petition is None:
+            raise NotFound("No such petition.")
+        return petition
+
+    @staticmethod
+    def _result(petition, already_closed):
+        return CloseResult(
+            petition_id=petition.id,
+            signature_count=petition.signature_count,
+            closed_at=as_utc(petition.closed_at),
+            already_closed=already_closed,
+        )
+
+
+class CloseCoordinator:
+    """Close, then report, then notify: the whole close for the CLI and the in-process sweep.
+    (The orchestration runs the same three steps as separate activities.)"""
+
+    def __init__(self, closing, reports, notifications):
+        self.closing = closing
+        self.reports = reports
+        self.notifications = notifications
+
+    def finish(self, petition_id):
+        result = self.closing.close(petition_id)
+        self.reports.build(petition_id)
+        self.notifications.notify_closed(petition_id)
+        return result
+
+    def close_due(self, now=None):
+        """Closes every open petition past its deadline, and finishes closes that stopped before
+        the report or notification. One failure does not stop the others; the next sweep retries
+        it. Returns (results, failed ids)."""
+        results, failed = [], []
+        for petition_id in self.closing.due_ids(now) + self.closing.unfinished_ids():
+            try:
+                results.append(self.finish(petition_id))
+            except Exception:
+                self.closing.session.rollback()
+                log.exception("closing petition %s failed; the next sweep retries", petition_id)
+                failed.append(petition_id)
+        return results, failed

@@ -1,0 +1,56 @@
+"""The web app's calls to the Functions app: start a petition's lifecycle, or close it now.
+
+Uses the server-side function key (FUNCTIONS_KEY, sent as x-functions-key) plus a lifecycle
+token; Durable management URLs never reach a browser.
+"""
+import json
+import logging
+import urllib.request
+
+from app.domain.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class FunctionsClient:
+    def __init__(self, base_url, key, tokens, timeout=5.0):
+        self.base_url = base_url.rstrip("/")
+        self.key = key
+        self.tokens = tokens
+        self.timeout = timeout
+
+    def start_lifecycle(self, petition_id):
+        return self._post(f"/api/lifecycle/{petition_id}/start", petition_id)
+
+    def close_now(self, petition_id):
+        return self._post(f"/api/lifecycle/{petition_id}/close", petition_id)
+
+    def _post(self, path, petition_id):
+        request = urllib.request.Request(
+            self.base_url + path,
+            data=b"",
+            method="POST",
+            headers={
+                "x-functions-key": self.key,
+                "X-Lifecycle-Token": self.tokens.lifecycle_token(petition_id),
+                "Accept": "application/json",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read() or b"{}")
+        except (OSError, ValueError) as exc:  # URLError/HTTPError are OSErrors; bad JSON a ValueError
+            raise StoreUnavailable(f"The Functions app did not accept the request: {exc}") from exc
+
+
+def start_lifecycle_on_launch(client):
+    """The PetitionService on_launch hook. A failed start is logged, not raised: the launch has
+    committed, and the five-minute sweep starts any orchestration that is missing."""
+
+    def on_launch(petition):
+        try:
+            client.start_lifecycle(petition.id)
+        except Exception:  # never turn a committed launch into an error page
+            log.warning("could not start the lifecycle of petition %s; the sweep will", petition.id, exc_info=True)
+
+    return on_launch

@@ -1,0 +1,91 @@
+"""Tells a petition's owner it has closed: a notification record, and an email when SMTP is set."""
+import logging
+import smtplib
+from email.message import EmailMessage
+from urllib.parse import unquote, urlsplit
+
+from app.domain.errors import InvalidTransition, NotFound
+from app.domain.petitions import PetitionState, utcnow
+from app.repositories.models import Notification
+
+log = logging.getLogger(__name__)
+
+PETITION_CLOSED = "petition_closed"
+
+
+class NotificationService:
+    def __init__(self, session, petitions, users, notifications, reports, mailer=None, clock=utcnow):
+        self.session = session
+        self.petitions = petitions
+        self.users = users
+        self.notifications = notifications
+        self.reports = reports
+        self.mailer = mailer
+        self.clock = clock
+
+    def notify_closed(self, petition_id):
+        """Records the 'your petition closed' message once; emails it once when a mailer is set.
+        Safe to repeat: a recorded message is not recorded again, a sent one not sent again."""
+        petition = self.petitions.get(petition_id)
+        if petition is None:
+            raise NotFound("No such petition.")
+        if petition.state != PetitionState.CLOSED.value:
+            raise InvalidTransition("The owner is told only once the petition has closed.")
+        notification = self.notifications.get(petition_id, PETITION_CLOSED)
+        if notification is None:
+            notification = self.notifications.add(self._compose(petition))
+            self.session.commit()
+        if self.mailer is not None and notification.emailed_at is None:
+            owner = self.users.get(petition.owner_id)
+            if owner is not None:
+                self.mailer.send(owner.email, notification.subject, notification.body)
+                notification.emailed_at = self.clock()
+                self.session.commit()
+        return notification
+
+    def _compose(self, petition):
+        report = self.reports.get(petition.id)
+        count = report.final_count if report is not None else petition.signature_count
+        lines = [
+            f"Your petition \"{petition.title}\" has closed with {count:,} signature{'' if count == 1 else 's'}.",
+        ]
+        if report is not None and report.milestones:
+            reached = ", ".join(f"{m:,}" for m, _ in report.milestones)
+            lines.append(f"Milestones reached: {reached}.")
+        lines.append("The closing report is on the petition's page.")
+        return Notification(
+            petition_id=petition.id,
+            user_id=petition.owner_id,
+            kind=PETITION_CLOSED,
+            subject="Your petition has closed",
+            body="\n\n".join(lines),
+        )
+
+
+class SmtpMailer:
+    """Sends plain-text mail through the server in SMTP_URL: smtp://user:pass@host:587 (STARTTLS
+    when the server offers it) or smtps://user:pass@host:465."""
+
+    def __init__(self, url, sender, timeout=10):
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("SMTP_URL must look like smtp://user:password@host:port")
+        self.parts = parts
+        self.sender = sender
+        self.timeout = timeout
+
+    def send(self, to, subject, body):
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = self.sender, to, subject
+        message.set_content(body)
+        parts = self.parts
+        if parts.scheme == "smtps":
+            connection = smtplib.SMTP_SSL(parts.hostname, parts.port or 465, timeout=self.timeout)
+        else:
+            connection = smtplib.SMTP(parts.hostname, parts.port or 25, timeout=self.timeout)
+        with connection as smtp:
+            if parts.scheme == "smtp" and smtp.has_extn("starttls"):
+                smtp.starttls()
+            if parts.username:
+                smtp.login(unquote(parts.username), unquote(parts.password or ""))
+            smtp.send_message(message)

@@ -1,0 +1,59 @@
+"""Short-lived signed tokens the web app mints and the Functions app checks.
+
+A sign token binds one user to one petition; a lifecycle token lets the web app start one
+petition's orchestration. Both are HMAC-signed with SIGNING_TOKEN_SECRET, which the two apps share,
+and expire after at most ten minutes.
+"""
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+
+from app.domain.errors import NotAuthenticated
+from app.domain.petitions import utcnow
+
+MAX_AGE_SECONDS = 600
+SIGN, LIFECYCLE = "petition-sign", "petition-lifecycle"
+
+
+class SigningTokens:
+    def __init__(self, secret, max_age=MAX_AGE_SECONDS, clock=utcnow):
+        if not secret:
+            raise ValueError("SIGNING_TOKEN_SECRET is not set")
+        self.max_age = min(max_age, MAX_AGE_SECONDS)
+
+        class ClockSigner(TimestampSigner):
+            def get_timestamp(self):
+                return int(clock().timestamp())
+
+        self._serializers = {
+            purpose: URLSafeTimedSerializer(secret, salt=purpose, signer=ClockSigner)
+            for purpose in (SIGN, LIFECYCLE)
+        }
+
+    def sign_token(self, user_id, petition_id):
+        return self._serializers[SIGN].dumps({"u": int(user_id), "p": int(petition_id)})
+
+    def lifecycle_token(self, petition_id):
+        return self._serializers[LIFECYCLE].dumps({"p": int(petition_id)})
+
+    def user_for(self, token, petition_id):
+        """The user id a sign token vouches for on this petition, or NotAuthenticated."""
+        data = self._load(SIGN, token)
+        if data.get("p") != petition_id or not isinstance(data.get("u"), int):
+            raise NotAuthenticated("This signing token is for another petition. Reload the page.")
+        return data["u"]
+
+    def check_lifecycle(self, token, petition_id):
+        if self._load(LIFECYCLE, token).get("p") != petition_id:
+            raise NotAuthenticated("This token is for another petition.")
+
+    def _load(self, purpose, token):
+        if not token:
+            raise NotAuthenticated("A signing token is required. Reload the page and try again.")
+        try:
+            data = self._serializers[purpose].loads(token, max_age=self.max_age)
+        except SignatureExpired:
+            raise NotAuthenticated("Your signing token has expired. Reload the page and try again.") from None
+        except BadSignature:
+            raise NotAuthenticated("The signing token is not valid. Reload the page and try again.") from None
+        if not isinstance(data, dict):
+            raise NotAuthenticated("The signing token is not valid. Reload the page and try again.")
+        return data

@@ -1,0 +1,128 @@
+"""One real-browser journey: Debian's chromium, driven by Playwright, against the app served by a
+werkzeug server thread on the real PostgreSQL and Redis."""
+import contextlib
+import os
+import re
+import threading
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+from werkzeug.serving import make_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PORTS = range(int(os.environ.get("E2E_PORT_FIRST", 5230)), int(os.environ.get("E2E_PORT_LAST", 5249)) + 1)
+SCREENSHOT = os.environ.get("E2E_SCREENSHOT")  # a path to save the petition page to, if wanted
+PASSWORD = "correct horse battery"
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def live_server(app):
+    """The test app on 127.0.0.1, on the first free port of the range."""
+    server = None
+    for port in PORTS:
+        with contextlib.suppress(OSError):
+            server = make_server("127.0.0.1", port, app, threaded=True)
+            break
+    if server is None:
+        pytest.fail(f"no free port in {PORTS}")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is needed for the browser journey (Debian package chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def register(page, base, email, name):
+    page.goto(f"{base}/auth/register")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Your name").fill(name)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("button", name=f"Sign out ({name})")).to_be_visible()
+
+
+def count_on(page):
+    return page.locator("#signature-count")
+
+
+def test_register_create_launch_and_sign_as_two_people(live_server, browser):
+    base = live_server
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    problems = []  # script errors, CSP refusals, failed loads (the browser's own favicon probe aside)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda message: "Refused to" in message.text and problems.append(message.text))
+    page.on(
+        "response",
+        lambda r: r.status >= 400 and not r.url.endswith("/favicon.ico") and problems.append(f"{r.status} {r.url}"),
+    )
+
+    # The owner registers, writes a draft and launches it.
+    register(page, base, "olive@example.com", "Olive Owner")
+    page.get_by_role("link", name="Start a petition").first.click()
+    page.get_by_label("Title").fill("Reopen the riverside footpath")
+    page.get_by_label("What do you want and why?").fill("The path has been closed for two years.\nPlease fix it.")
+    page.get_by_label("How many days").fill("60")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("Draft: only you can see this")).to_be_visible()
+    page.get_by_role("button", name=re.compile(r"Launch petition")).click()
+    expect(page.get_by_text("Your petition is open.")).to_be_visible()
+    petition_url = page.url
+    expect(count_on(page)).to_have_text("0")
+    page.get_by_role("button", name=re.compile(r"Sign out")).click()
+    expect(page.get_by_role("link", name="Log in")).to_be_visible()
+
+    # A visitor sees the open petition on the front page and is asked to log in to sign.
+    page.goto(base)
+    page.get_by_role("link", name="Reopen the riverside footpath").click()
+    expect(page.get_by_role("link", name="Log in to sign")).to_be_visible()
+
+    # A second person registers and signs.
+    register(page, base, "sam@example.com", "Sam Signer")
+    page.goto(petition_url)
+    page.get_by_role("button", name="Sign this petition").click()
+    expect(page.get_by_text("Thank you for signing. This petition now has 1 signature.")).to_be_visible()
+    expect(count_on(page)).to_have_text("1")
+    expect(page.get_by_text("You signed this petition.")).to_be_visible()
+    expect(page.locator("p.count[aria-live=polite]")).to_contain_text("1 signature")
+
+    # The owner, in another browser session, signs too and sees 2.
+    owner = browser.new_context().new_page()
+    owner.goto(f"{base}/auth/login?next={petition_url.removeprefix(base)}")
+    owner.get_by_label("Email").fill("olive@example.com")
+    owner.get_by_label("Password").fill(PASSWORD)
+    owner.get_by_role("button", name="Log in").click()
+    expect(owner).to_have_url(petition_url)
+    owner.get_by_role("button", name="Sign this petition").click()
+    expect(count_on(owner)).to_have_text("2")
+    expect(owner.locator("#milestone")).to_have_text("Next milestone: 100 signatures")
+
+    # The signer's page shows the new count on reload, and the front page agrees.
+    page.reload()
+    expect(count_on(page)).to_have_text("2")
+    page.goto(base)
+    expect(page.locator(".petition-card .meta strong").first).to_have_text("2")
+    assert problems == []
+    if SCREENSHOT:
+        owner.screenshot(path=SCREENSHOT, full_page=True)

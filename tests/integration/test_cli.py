@@ -1,0 +1,92 @@
+"""The `flask` commands: persist the outbox, rebuild Redis, load demo data."""
+import threading
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select
+
+from app import wiring
+from app.extensions import db
+from app.repositories import redis_keys as keys
+from app.repositories.models import Petition, Signature, User
+from tests.integration.support import make_open, make_user
+
+NOW = datetime.now(timezone.utc)
+
+
+def sign_some(app, petition_id, users):
+    with app.app_context():
+        for user in users:
+            wiring.open_store().sign(petition_id, user, NOW.timestamp())
+
+
+def run(app, *args):
+    """Like `flask ARGS`: the real CLI pushes the app context that app.cli alone does not."""
+    with app.app_context():
+        return app.test_cli_runner().invoke(args=list(args))
+
+
+def rows(app, model):
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_signatures_persist_once_drains_the_outbox(app):
+    petition_id = make_open(app, make_user(app, "owner@example.com"))
+    sign_some(app, petition_id, range(7))
+    result = run(app, "signatures", "persist", "--once")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "persisted 7 outbox entries"
+    assert rows(app, Signature) == 7
+    again = run(app, "signatures", "persist", "--once")
+    assert again.output.strip() == "persisted 0 outbox entries"
+
+
+class StopAfter(threading.Event):
+    """A stop signal that reports 'set' after a given number of checks, so run_forever can be
+    driven a fixed number of rounds without waiting on time."""
+
+    def __init__(self, rounds):
+        super().__init__()
+        self.rounds = rounds
+
+    def is_set(self):
+        self.rounds -= 1
+        return self.rounds < 0
+
+
+def test_the_long_running_persister_loop_persists_batch_after_batch(app):
+    petition_id = make_open(app, make_user(app, "owner@example.com"))
+    sign_some(app, petition_id, range(5))
+    with app.app_context():
+        persister = wiring.persister(consumer="loop")
+        persister.batch_size = 2
+        persister.run_forever(StopAfter(3), block_ms=1)
+    assert rows(app, Signature) == 5
+
+
+def test_redis_rebuild_command_restores_open_petitions(app, redis_client):
+    petition_id = make_open(app, make_user(app, "owner@example.com"))
+    sign_some(app, petition_id, [1, 2])
+    run(app, "signatures", "persist", "--once")
+    redis_client.flushdb()
+    result = run(app, "redis", "rebuild")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "rebuilt 1 open petitions"
+    assert redis_client.scard(keys.signers(petition_id)) == 2
+    assert redis_client.exists(keys.petition_doc(petition_id), keys.INDEX_READY) == 2
+
+
+def test_demo_load_creates_users_petitions_and_signatures_once(app, client):
+    first = run(app, "demo", "load")
+    assert first.exit_code == 0, first.output
+    assert first.output.strip() == "demo data loaded"
+    assert rows(app, User) == 3
+    with app.app_context():
+        states = dict(db.session.execute(select(Petition.state, func.count()).group_by(Petition.state)).all())
+    assert states == {"open": 5, "draft": 1}
+    listed = client.get("/api/petitions?sort=closing").get_json()
+    assert listed["meta"]["total"] == 5
+    assert listed["data"][0]["title"] == "Keep the village library open on Saturdays"  # the one closing soon
+    assert rows(app, Signature) == sum(item["signature_count"] for item in listed["data"])
+    assert run(app, "demo", "load").output.strip() == "demo data already present"
+    assert rows(app, User) == 3

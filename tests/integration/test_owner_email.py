@@ -1,0 +1,55 @@
+"""With SMTP_URL set, the owner of a closed petition gets one email (a local SMTP server
+receives it); without it, only the notification record is written."""
+import pytest
+from aiosmtpd.controller import Controller
+
+from app import wiring
+from app.extensions import db
+from app.repositories.petitions_sql import PetitionRepository
+from app.services.petitions import PetitionService
+from config.settings import TestConfig as BaseTestConfig
+
+SMTP_PORT = 5312
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's naming)
+        self.messages.append((envelope.rcpt_tos, envelope.content.decode()))
+        return "250 OK"
+
+
+@pytest.fixture
+def inbox():
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=SMTP_PORT)
+    controller.start()
+    yield handler.messages
+    controller.stop()
+
+
+@pytest.fixture
+def config(migrated_databases):
+    config = BaseTestConfig()
+    config.SMTP_URL = f"smtp://127.0.0.1:{SMTP_PORT}"
+    config.MAIL_SENDER = "petitions@example.org"
+    return config
+
+
+def test_owner_is_emailed_once_when_the_petition_closes(app, inbox, clock):
+    with app.app_context():
+        owner = wiring.accounts().register("olive@example.com", "Olive", "correct horse battery")
+        service = PetitionService(db.session, PetitionRepository(db.session), wiring.open_store(), clock=clock)
+        petition = service.create_draft(owner, "Light the canal towpath at night", "Safer walks home.", 1)
+        service.launch(petition.id, owner.id)
+        coordinator = wiring.close_coordinator()
+        coordinator.finish(petition.id)
+        notification = wiring.services().notifications().notify_closed(petition.id)  # again: no resend
+        assert notification.emailed_at is not None
+    assert len(inbox) == 1
+    recipients, content = inbox[0]
+    assert recipients == ["olive@example.com"]
+    assert "Subject: Your petition has closed" in content
+    assert "has closed with 0 signatures" in content
