@@ -43,4 +43,3 @@ def safe_next(target):
         if parts.scheme or parts.netloc:
             return None
     return target
-
