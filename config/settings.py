@@ -146,7 +146,8 @@ class TestConfig(BaseConfig):
             )
         }
         self.REBUILD_REDIS_ON_START = False
-        self.SIGNING_TOKEN_SECRET = "test-signing-token-secret-0123456789abcdef"
+        # Test suite only, like SECRET_KEY above; reviewed for bandit.
+        self.SIGNING_TOKEN_SECRET = "test-signing-token-secret-0123456789abcdef"  # nosec B105
         self.SITE_ORIGIN = "https://petitions.test"
 
 
