@@ -38,6 +38,7 @@ TEMPLATES = [
     ("GET", "/", params), ("GET", "/api/petitions", params), ("GET", "/my/petitions", params),
     ("GET", "/petitions/<id>", params), ("GET", "/api/petitions/<id>", params),
     ("GET", "/api/petitions/<id>/count", params), ("GET", "/petitions/<id>/edit", params),
+    ("GET", "/petitions/<id>/report.csv", params), ("GET", "/api/petitions/<id>/report", params),
     ("POST", "/auth/register", fields), ("POST", "/auth/login", fields), ("POST", "/auth/logout", fields),
     ("POST", "/petitions/new", fields), ("POST", "/petitions/<id>/edit", fields),
     ("POST", "/petitions/<id>/delete", fields), ("POST", "/petitions/<id>/launch", fields),
