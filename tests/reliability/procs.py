@@ -145,7 +145,7 @@ class Gunicorn:
             "wsgi:app",
         ]
         if self.access_log:
-            args[-1:-1] = ["--access-logfile", "-", "--access-logformat", "access pid=%(p)s status=%(s)s"]
+            args[-1:-1] = ["--access-logfile", "-", "--access-logformat", "access pid=%(p)s status=%(s)s %(m)s %(U)s"]
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             args, cwd=ROOT, env=dict(self.env, GUNICORN_READY_DIR=str(self.ready_dir)),
