@@ -1,5 +1,5 @@
 """Seeds users and open petitions straight into SQL and Redis, mints signed-in browser sessions,
-and drives signatures through gunicorn with many keep-alive threads.
+and drives signatures through gunicorn from many threads, one connection per request.
 
 Registering 20,000 accounts through argon2 would take minutes, so users are inserted directly and
 their session cookies are minted with the app's own serializer: the requests the server sees are

@@ -52,3 +52,5 @@ def test_100_threads_signing_the_same_pairs(start_redis, start_gunicorn, local_a
     persist_all(local)
     rows = sql_rows(local)
     assert sorted(rows) == sorted(pairs)
+    print(f"{THREADS} threads x {len(pairs)} pairs: {len(thanks)} thank-you answers, {len(already)} "
+          f"already-signed, {len(rows)} rows in SQL")

@@ -67,6 +67,8 @@ def test_four_workers_booting_on_empty_redis_rebuild_once(start_redis, start_gun
 
     rows = sql_rows(local)
     assert redis_pairs(client, petition_ids) == set(rows)
+    print(f"rebuild: {len(served_by)} workers served, 1 rebuild of {len(petition_ids)} petitions and "
+          f"{len(rows)} signatures")
     assert {int(pid) for pid in client.zrange(keys.OPEN_BY_CLOSING, 0, -1)} == set(petition_ids)
     counts = dict(client.zrange(keys.OPEN_BY_SIGNATURES, 0, -1, withscores=True))
     for n, pid in enumerate(petition_ids):
