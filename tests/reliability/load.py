@@ -149,6 +149,7 @@ class SignDriver:
         self.retry_pause = retry_pause
         self.outcome = Outcome()
         self._lock = threading.Lock()
+        self._stop = threading.Event()
         self.answered = 0
 
     def run(self, pairs, on_progress=None):
@@ -156,19 +157,24 @@ class SignDriver:
         work = queue.Queue()
         for pair in pairs:
             work.put((pair, 0))
-        workers = [threading.Thread(target=self._worker, args=(work,)) for _ in range(self.threads)]
-        for worker in workers:
-            worker.start()
-        if on_progress:
-            while any(w.is_alive() for w in workers):
-                on_progress(self.answered)
-                time.sleep(0.01)
-        for worker in workers:
-            worker.join()
+        # Daemon threads told to stop if the test ends early (a failure or timeout): a driver left
+        # running would otherwise sign against whatever server next takes the port.
+        workers = [threading.Thread(target=self._worker, args=(work,), daemon=True) for _ in range(self.threads)]
+        try:
+            for worker in workers:
+                worker.start()
+            if on_progress:
+                while any(w.is_alive() for w in workers):
+                    on_progress(self.answered)
+                    time.sleep(0.01)
+            for worker in workers:
+                worker.join()
+        finally:
+            self._stop.set()
         return self.outcome
 
     def _worker(self, work):
-        while True:
+        while not self._stop.is_set():
             try:
                 pair, tries = work.get_nowait()
             except queue.Empty:

@@ -4,6 +4,7 @@ Every process is started here, remembered by PID and stopped by PID; nothing is 
 Ports come from RELIABILITY_PORTS (default 5500-5599) so parallel engineers do not collide.
 """
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -24,8 +25,10 @@ def _port_range():
 
 
 def free_port():
+    """A free port in the range, tried in random order so a test rarely reuses the port of the
+    one before it (a straggling client of that test must not reach this one's server)."""
     low, high = _port_range()
-    for port in range(low, high + 1):
+    for port in random.sample(range(low, high + 1), high - low + 1):
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
