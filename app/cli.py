@@ -12,6 +12,18 @@ from app.repositories.petitions_sql import PetitionRepository, SignatureReposito
 from app.services.rebuild import rebuild_open_index
 
 
+EMBEDDED_NOTE = (
+    "This site runs on the embedded in-process Redis, which belongs to the running `make run` "
+    "process; a separate command cannot reach it. The running site {does} itself. Set REDIS_URL "
+    "to run this command against a shared Redis."
+)
+
+
+def _refuse_when_embedded(does):
+    if not current_app.config["REDIS_URL"]:
+        raise click.ClickException(EMBEDDED_NOTE.format(does=does))
+
+
 def register_commands(app):
     app.cli.add_command(signatures_cli)
     app.cli.add_command(redis_cli)
@@ -28,6 +40,7 @@ def signatures_cli():
 @click.option("--once", is_flag=True, help="Drain what is waiting now, then exit.")
 def persist(once):
     """Copy signatures from the Redis outbox into SQL (runs until stopped)."""
+    _refuse_when_embedded("persists signatures in the background")
     persister = wiring.persister()
     if once:
         click.echo(f"persisted {persister.drain()} outbox entries")
@@ -48,6 +61,7 @@ def redis_cli():
 @redis_cli.command("rebuild")
 def rebuild():
     """Load open petitions and signers from SQL into Redis (adds, never removes signers)."""
+    _refuse_when_embedded("rebuilds its Redis from SQL when it starts")
     count = rebuild_open_index(
         wiring.open_store(), PetitionRepository(db.session), SignatureRepository(db.session), utcnow
     )
@@ -60,6 +74,7 @@ petitions_cli = AppGroup("petitions", help="Petition lifecycle.")
 @petitions_cli.command("close-due")
 def close_due():
     """Close every open petition past its deadline (report and owner notification included)."""
+    _refuse_when_embedded("closes due petitions every CLOSE_SWEEP_SECONDS")
     results, failed = wiring.close_coordinator().close_due(utcnow())
     for result in results:
         click.echo(f"closed petition {result.petition_id} with {result.signature_count} signatures")
@@ -80,6 +95,11 @@ def close_now(petition_id):
         if client is not None:
             client.close_now(petition_id)
             click.echo(f"asked the Functions app to close petition {petition_id} now")
+            return
+        if not current_app.config["REDIS_URL"]:
+            wiring.close_coordinator().closing.request_close(petition_id)
+            seconds = current_app.config["CLOSE_SWEEP_SECONDS"]
+            click.echo(f"close of petition {petition_id} requested; the running site closes it within {seconds} s")
             return
         result = wiring.close_coordinator().finish(petition_id)
     except DomainError as error:

@@ -74,7 +74,9 @@ def register_error_handlers(app):
             405: "That action is not allowed here.",
             413: "The request was larger than 1 MiB.",
         }
-        return error_response(error.code, messages.get(error.code, error.description), str(error.code))
+        # The same machine-readable codes the domain errors use: "not_found", "method_not_allowed"...
+        code = error.name.lower().replace(" ", "_")
+        return error_response(error.code, messages.get(error.code, error.description), code)
 
     @app.errorhandler(Exception)
     def unexpected(error):

@@ -7,6 +7,7 @@ import threading
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.sessions import PublicCacheAwareSessionInterface
 from config import load_config
 
 
@@ -15,6 +16,7 @@ def create_app(config=None):
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_object(config)
     app.config["APP_CONFIG"] = config
+    app.session_interface = PublicCacheAwareSessionInterface()
 
     configure_logging(app)
     register_extensions(app)
@@ -37,6 +39,8 @@ def configure_logging(app):
         handler._petitions = True
         root.addHandler(handler)
     root.setLevel(app.config["LOG_LEVEL"])
+    # Alembic announces each of its plugins at INFO on every `flask` command.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def register_extensions(app):

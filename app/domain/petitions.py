@@ -61,6 +61,9 @@ def closing_time(launched_at, duration_days):
     return as_utc(launched_at) + timedelta(days=duration_days)
 
 
+DEADLINE_PASSED = "This petition has reached its deadline and no longer accepts signatures."
+
+
 def check_can_sign(state, closes_at, now):
     """Signing needs an open petition before its deadline, whether or not the close has run."""
     state = PetitionState(state)
@@ -69,7 +72,7 @@ def check_can_sign(state, closes_at, now):
     if state is PetitionState.CLOSED:
         raise NotOpenForSigning("This petition is closed and no longer accepts signatures.")
     if closes_at is not None and as_utc(now) >= as_utc(closes_at):
-        raise DeadlinePassed("This petition has reached its deadline and no longer accepts signatures.")
+        raise DeadlinePassed(DEADLINE_PASSED)
 
 
 def validate_petition_fields(title, body, duration_days):

@@ -74,6 +74,8 @@ class Petition(PetitionsBase):
     launched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closes_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # An early close asked for by an operator; the next close sweep carries it out.
+    close_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The final count, written when the petition closes. Open counts live in Redis.
     signature_count: Mapped[int] = mapped_column(Integer, default=0)
 

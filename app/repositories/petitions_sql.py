@@ -1,5 +1,5 @@
 """Petitions and signatures in SQL. Queries stay portable (SQLite, PostgreSQL, SQL Server)."""
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.domain.petitions import PetitionState
@@ -56,12 +56,24 @@ class PetitionRepository:
         return result.rowcount == 1
 
     def due_ids(self, now):
-        """Open petitions at or past their deadline (index ix_petitions_state_closes_at)."""
+        """Open petitions at or past their deadline, or asked to close early."""
         return self.session.scalars(
             select(Petition.id)
-            .where(Petition.state == PetitionState.OPEN.value, Petition.closes_at <= now)
+            .where(
+                Petition.state == PetitionState.OPEN.value,
+                or_(Petition.closes_at <= now, Petition.close_requested_at.is_not(None)),
+            )
             .order_by(Petition.closes_at, Petition.id)
         ).all()
+
+    def request_close(self, petition_id, now):
+        result = self.session.execute(
+            update(Petition)
+            .where(Petition.id == petition_id, Petition.state == PetitionState.OPEN.value)
+            .values(close_requested_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
 
     def unfinished_closes(self):
         """Closed petitions whose close stopped before the owner was notified (the report or

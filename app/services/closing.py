@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.domain.errors import NotFound
+from app.domain.errors import InvalidTransition, NotFound
 from app.domain.petitions import Action, PetitionState, as_utc, transition, utcnow
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,21 @@ class ClosingService:
         if added:
             log.warning("petition %s: %s signers were in Redis but not SQL; added at close", petition_id, added)
         return added
+
+    def open_petition(self, petition_id):
+        """The petition, if it is open: only open petitions have a running lifecycle."""
+        petition = self._get(petition_id)
+        if petition.state != PetitionState.OPEN.value:
+            raise InvalidTransition("Only open petitions have a running lifecycle.")
+        return petition
+
+    def request_close(self, petition_id):
+        """Records an early close for the next sweep to carry out. Used where this process cannot
+        reach the site's Redis (the embedded in-process store belongs to the running site)."""
+        petition = self._get(petition_id)
+        transition(petition.state, Action.CLOSE)
+        self.petitions.request_close(petition_id, self.clock())
+        self.session.commit()
 
     def due_ids(self, now=None):
         return list(self.petitions.due_ids(now or self.clock()))

@@ -4,7 +4,7 @@ import io
 from datetime import timedelta
 
 from app.domain.errors import InvalidTransition, NotFound
-from app.domain.petitions import PetitionState, as_utc
+from app.domain.petitions import PetitionState, as_utc, next_milestone
 from app.repositories.models import Report
 
 
@@ -14,7 +14,7 @@ def compute_report(petition, signed_times):
     in ascending order; it is read once, so a large petition is streamed."""
     per_day, milestones = {}, []
     count, first, last = 0, None, None
-    next_milestone = 100
+    target = next_milestone(0)
     for moment in signed_times:
         moment = as_utc(moment)
         count += 1
@@ -22,9 +22,9 @@ def compute_report(petition, signed_times):
         last = moment
         day = moment.date().isoformat()
         per_day[day] = per_day.get(day, 0) + 1
-        if count == next_milestone:
-            milestones.append([next_milestone, moment.isoformat()])
-            next_milestone *= 10
+        if count == target:
+            milestones.append([target, moment.isoformat()])
+            target = next_milestone(count)
     start = as_utc(petition.launched_at).date()
     end = as_utc(petition.closed_at or petition.closes_at).date()
     if last is not None:
@@ -87,14 +87,18 @@ def report_dict(report):
 
 
 def report_csv(report):
-    """Signatures per day as CSV, with a running total."""
+    """Signatures per day as CSV, with a running total and the milestones reached that day
+    (their exact times are in the JSON report)."""
+    reached_on = {}
+    for milestone, at in report.milestones:
+        reached_on.setdefault(at[:10], []).append(str(milestone))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["date", "signatures", "total"])
+    writer.writerow(["date", "signatures", "total", "milestones_reached"])
     total = 0
     for day, n in report.per_day:
         total += n
-        writer.writerow([day, n, total])
+        writer.writerow([day, n, total, " ".join(reached_on.get(day, []))])
     return out.getvalue()
 
 

@@ -2,7 +2,7 @@
 from dataclasses import dataclass
 
 from app.domain.errors import DeadlinePassed, NotFound, NotOpenForSigning, StoreUnavailable
-from app.domain.petitions import PetitionState, check_can_sign, utcnow
+from app.domain.petitions import DEADLINE_PASSED, PetitionState, check_can_sign, utcnow
 from app.repositories.open_petitions import SIGN_NEW, SIGN_NOT_OPEN, SIGN_PAST_DEADLINE
 
 
@@ -23,9 +23,7 @@ class SigningService:
         now = self.clock()
         status, count = self.store.sign(petition_id, user_id, now.timestamp())
         if status == SIGN_PAST_DEADLINE:
-            raise DeadlinePassed(
-                "This petition has reached its deadline and no longer accepts signatures."
-            )
+            raise DeadlinePassed(DEADLINE_PASSED)
         if status == SIGN_NOT_OPEN:
             self._explain_refusal(petition_id, user_id, now)
         return SignResult(petition_id=petition_id, new=status == SIGN_NEW, signature_count=count)

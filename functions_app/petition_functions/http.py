@@ -6,9 +6,7 @@ import azure.durable_functions as df
 import azure.functions as func
 from sqlalchemy.exc import DBAPIError
 
-from app.domain.errors import DomainError, InvalidTransition, NotFound, StoreUnavailable
-from app.domain.petitions import PetitionState
-from app.repositories.petitions_sql import PetitionRepository
+from app.domain.errors import DomainError, NotFound, StoreUnavailable
 from petition_functions import clients, lifecycle
 
 log = logging.getLogger(__name__)
@@ -93,11 +91,7 @@ def open_petition_for(req):
     petition_id = petition_id_from(req)
     clients.tokens().check_lifecycle(req.headers.get("X-Lifecycle-Token"), petition_id)
     with clients.services() as services:
-        petition = PetitionRepository(services.session).get(petition_id)
-        if petition is None:
-            raise NotFound("No such petition.")
-        if petition.state != PetitionState.OPEN.value:
-            raise InvalidTransition("Only open petitions have a running lifecycle.")
+        petition = services.closing().open_petition(petition_id)
         services.session.expunge(petition)
     return petition
 

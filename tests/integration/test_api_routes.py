@@ -90,6 +90,8 @@ def test_cache_control_and_etag_give_304(client, opened, path):
     again = client.get(path, headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.get_data() == b""
     assert client.get(path, headers={"If-None-Match": '"stale"'}).status_code == 200
+    # The same for every visitor, so a CDN may share it: no Vary on the session cookie.
+    assert "cookie" not in first.headers.get("Vary", "").lower()
 
 
 def test_etag_changes_when_the_count_changes(app, client, opened):
@@ -117,6 +119,7 @@ def test_unknown_id_is_404_json(client, suffix):
     response = client.get(f"/api/petitions/424242{suffix}")
     assert response.status_code == 404
     assert response.get_json()["error"]["message"]
+    assert response.get_json()["error"]["code"] == "not_found"
 
 
 @pytest.mark.parametrize(
@@ -128,6 +131,8 @@ def test_huge_or_malformed_ids_are_404_json_never_500(client, raw_id):
         response = client.get(f"/api/petitions/{raw_id}{suffix}")
         assert response.status_code == 404, (raw_id, suffix)
         assert response.get_json()["error"]["status"] == 404
+        # A malformed id and an unknown one look alike to clients.
+        assert response.get_json()["error"]["code"] == "not_found"
 
 
 def test_drafts_are_invisible_to_the_api(app, client, owner):
@@ -146,3 +151,4 @@ def test_write_methods_are_refused_as_json(client, opened):
     response = client.post(f"/api/petitions/{opened}")
     assert response.status_code == 405
     assert response.get_json()["error"]["status"] == 405
+    assert response.get_json()["error"]["code"] == "method_not_allowed"

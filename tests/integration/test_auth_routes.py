@@ -22,7 +22,7 @@ def users(app):
 
 def whoami(client):
     """The display name in the header when signed in, else None."""
-    match = re.search(r"Sign out \(([^)]*)\)", client.get("/auth/login").get_data(as_text=True))
+    match = re.search(r"Sign out \(([^)]*)\)", client.get("/").get_data(as_text=True))
     return match.group(1) if match else None
 
 
@@ -228,3 +228,10 @@ def test_showing_the_login_form_is_not_rate_limited(app, client):
     app.config["LOGIN_RATE_LIMIT_IP"] = "1 per minute"
     for _ in range(3):
         assert client.get("/auth/login").status_code == 200
+
+
+def test_a_signed_in_visitor_to_the_login_page_goes_where_they_were_heading(client):
+    register(client, "ann@example.com")
+    response = client.get("/auth/login?next=/my/petitions")
+    assert response.status_code == 302 and response.headers["Location"] == "/my/petitions"
+    assert client.get("/auth/login?next=//evil.example").headers["Location"] == "/"

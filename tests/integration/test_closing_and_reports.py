@@ -169,8 +169,8 @@ def test_report_json_and_csv(app, client, clock):
     assert response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert rows[0] == ["date", "signatures", "total"]
-    assert [r[1:] for r in rows[1:]] == [["3", "3"], ["1", "4"], ["0", "4"]]
+    assert rows[0] == ["date", "signatures", "total", "milestones_reached"]
+    assert [r[1:] for r in rows[1:]] == [["3", "3", ""], ["1", "4", ""], ["0", "4", ""]]
 
 
 def test_report_routes_for_an_open_or_unknown_petition_are_404(app, client, clock):

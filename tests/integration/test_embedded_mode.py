@@ -6,9 +6,9 @@ from sqlalchemy import select
 from app import wiring
 from app.extensions import db
 from app.factory import create_app
-from app.repositories.models import Signature
+from app.repositories.models import Petition, Signature
 from config.settings import DevelopmentConfig
-from tests.helpers import create_draft, launch, logout, register, sign
+from tests.helpers import create_draft, csrf_token, launch, logout, register, sign
 
 
 @pytest.fixture
@@ -53,3 +53,42 @@ def test_whole_journey_runs_on_sqlite_and_fakeredis(embedded_app):
         assert len(db.session.scalars(select(Signature.user_id)).all()) == 2
     page = client.get(f"/petitions/{petition_id}").get_data(as_text=True)
     assert "You signed this petition." in page
+
+
+def run_cli(app, *args):
+    with app.app_context():
+        return app.test_cli_runner().invoke(args=list(args))
+
+
+@pytest.mark.parametrize(
+    "command", [("signatures", "persist", "--once"), ("redis", "rebuild"), ("petitions", "close-due")]
+)
+def test_commands_that_need_the_sites_redis_refuse_and_say_why(embedded_app, command):
+    result = run_cli(embedded_app, *command)
+    assert result.exit_code != 0
+    assert "embedded in-process Redis" in result.output and "REDIS_URL" in result.output
+
+
+def test_early_close_is_requested_and_the_running_sites_sweep_carries_it_out(embedded_app):
+    app = embedded_app
+    client = app.test_client()
+    register(client, "owner@example.com", "Olive Owner")
+    petition_id = create_draft(client)
+    launch(client, petition_id)
+    sign(client, petition_id)
+
+    result = run_cli(app, "petitions", "close", str(petition_id))
+    assert result.exit_code == 0, result.output
+    assert "requested" in result.output
+    with app.app_context():
+        assert db.session.get(Petition, petition_id).state == "open"  # not yet: the site closes it
+
+        closed, failed = wiring.close_coordinator().close_due()
+        assert [r.petition_id for r in closed] == [petition_id] and not failed
+    page = client.get(f"/petitions/{petition_id}").get_data(as_text=True)
+    assert "final count" in page
+    refused = client.post(
+        f"/petitions/{petition_id}/sign", data={"csrf_token": csrf_token(client, f"/petitions/{petition_id}")}
+    )
+    assert refused.status_code == 409
+    assert client.get(f"/api/petitions/{petition_id}").get_json()["state"] == "closed"

@@ -71,8 +71,8 @@ def test_new_creates_a_draft_owned_by_the_user(app, client, owner):
         (form(body="b" * 5001), "Field cannot be longer than 5000 characters."),
         (form(days="0"), "Enter a number of days from 1 to 180."),
         (form(days="181"), "Enter a number of days from 1 to 180."),
-        (form(days="ten"), "Not a valid integer value."),
-        (form(days=""), "Not a valid integer value."),
+        (form(days="ten"), "Enter a number of days from 1 to 180."),
+        (form(days=""), "Enter a number of days from 1 to 180."),
     ],
 )
 def test_bad_fields_rerender_with_a_message_and_save_nothing(app, client, owner, fields, message):
@@ -248,3 +248,4 @@ def test_my_petitions_lists_only_mine_in_every_state_with_counts(app, client, ow
 def test_my_petitions_needs_login(app, client):
     response = client.get("/my/petitions")
     assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+

@@ -192,6 +192,7 @@ def test_closed_petition_shows_final_count_and_that_it_is_closed(app, client, ow
     assert "This petition is closed." in page and "no longer accepts signatures" in page
     assert "Sign this petition" not in page and 'data-count-url=""' in page
     assert "<dt>Closed</dt><dd>31 January 2026</dd>" in page
+    assert "Next milestone" not in page and "<progress" not in page  # nothing left to reach
 
 
 @pytest.mark.parametrize("path", ["/petitions/999", "/petitions/0", "/petitions/abc", "/petitions/99999999999", "/petitions/2147483648"])

@@ -37,8 +37,8 @@ def test_early_close_ends_the_days_at_the_close():
     assert [d for d, _ in report["per_day"]] == ["2026-03-01", "2026-03-02"]
 
 
-def report_row(per_day):
-    return SimpleNamespace(per_day=per_day)
+def report_row(per_day, milestones=()):
+    return SimpleNamespace(per_day=per_day, milestones=list(milestones))
 
 
 def test_chart_bars_scale_to_the_peak_day():
@@ -56,9 +56,14 @@ def test_chart_of_a_report_without_signatures_draws_flat_bars():
     assert chart["peak"] == 0 and chart["bars"][0]["height"] == 0
 
 
-def test_csv_has_a_running_total():
-    assert report_csv(report_row([["2026-03-01", 2], ["2026-03-02", 3]])) == (
-        "date,signatures,total\n2026-03-01,2,2\n2026-03-02,3,5\n"
+def test_csv_has_a_running_total_and_the_milestones_each_day_reached():
+    report = report_row(
+        [["2026-03-01", 99], ["2026-03-02", 1], ["2026-03-03", 900]],
+        milestones=[[100, "2026-03-02T09:00:00+00:00"], [1000, "2026-03-03T18:30:00+00:00"]],
+    )
+    assert report_csv(report) == (
+        "date,signatures,total,milestones_reached\n"
+        "2026-03-01,99,99,\n2026-03-02,1,100,100\n2026-03-03,900,1000,1000\n"
     )
 
 

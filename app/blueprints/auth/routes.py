@@ -48,6 +48,8 @@ def register():
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], methods=["POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"], methods=["POST"], key_func=_account_key)
 def login():
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(_next_url())
     form = LoginForm()
     if form.validate_on_submit():
         user = wiring.accounts().authenticate(form.email.data, form.password.data)
