@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test bench bench-quick venv services clean functions-package
+.PHONY: run test audit bench bench-quick venv services clean functions-package
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ functions-package: venv
 
 test: venv services
 	$(BIN)/python -m pytest
+	BIN=$(BIN) scripts/audit.sh
+
+# bandit over our code and pip-audit over the pinned dependencies; see scripts/audit.sh.
+audit: venv
+	BIN=$(BIN) scripts/audit.sh
 
 # Benchmarks (BENCHMARKS.md): the full suite takes about half an hour; the quick one under a
 # minute. Results go to bench/results/*.json.

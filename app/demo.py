@@ -9,7 +9,8 @@ from app.repositories.users_sql import UserRepository
 from app.services.petitions import PetitionService
 from app.services.signing import SigningService
 
-DEMO_PASSWORD = "petitions-demo"
+# Published password of the local demo accounts (`flask demo load` only); reviewed for bandit.
+DEMO_PASSWORD = "petitions-demo"  # nosec B105
 USERS = [
     ("alice@example.com", "Alice Example"),
     ("bob@example.com", "Bob Example"),

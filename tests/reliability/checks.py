@@ -1,0 +1,57 @@
+"""What the failure tests compare: signatures in Redis, in SQL, and the outbox between them."""
+import time
+
+from sqlalchemy import select
+
+from app import wiring
+from app.extensions import db
+from app.repositories import redis_keys as keys
+from app.repositories.models import Signature
+from app.repositories.outbox import Outbox
+
+
+def redis_pairs(client, petition_ids):
+    """Every (petition, user) in the signer sets."""
+    pipe = client.pipeline(transaction=False)
+    for pid in petition_ids:
+        pipe.smembers(keys.signers(pid))
+    return {(pid, int(uid)) for pid, members in zip(petition_ids, pipe.execute()) for uid in members}
+
+
+def sql_rows(app):
+    """Every (petition, user) row in SQL, as a list so duplicates would show."""
+    with app.app_context():
+        rows = db.session.execute(select(Signature.petition_id, Signature.user_id)).all()
+        db.session.remove()
+    return [tuple(row) for row in rows]
+
+
+def persist_all(app):
+    """Runs the real persister until the outbox has nothing left to deliver."""
+    with app.app_context():
+        handled = wiring.persister(consumer="test-drain").drain()
+        db.session.remove()
+    return handled
+
+
+def outbox_lag(app):
+    with app.app_context():
+        return Outbox(app.extensions["redis"]).lag()
+
+
+def sign_in_redis(app, pairs, chunk=2000):
+    """Runs the production signing script for each (petition, user), pipelined for speed; returns
+    how many were new. This is the same atomic step a web request runs, without the HTTP cost."""
+    store = app.extensions["open_store"]
+    now_ts = time.time()
+    new = 0
+    for start in range(0, len(pairs), chunk):
+        pipe = store.redis.pipeline(transaction=False)
+        for pid, uid in pairs[start : start + chunk]:
+            store._sign(
+                keys=[keys.OPEN_BY_CLOSING, keys.signers(pid), keys.OPEN_BY_SIGNATURES, keys.OUTBOX],
+                args=[pid, uid, now_ts],
+                client=pipe,
+            )
+        new += sum(1 for status, _ in pipe.execute() if status == 1)
+    return new
