@@ -118,6 +118,20 @@ def test_oversized_petition_form_saves_nothing(app, client):
         assert db.session.scalar(select(func.count()).select_from(Petition)) == 0
 
 
+def test_nul_characters_are_refused_in_every_form_encoding(app, client):
+    """The guard skips requests with no query string and no form body; a multipart form, or a
+    urlencoded one whose content type carries a charset, is still read and refused."""
+    token = csrf_token(client, "/auth/register")
+    fields = {"email": "b@example.com", "display_name": "B\x00", "password": DEFAULT_PASSWORD, "csrf_token": token}
+    multipart = client.post("/auth/register", data=fields, content_type="multipart/form-data")
+    assert multipart.status_code == 400 and "NUL character" in multipart.get_data(as_text=True)
+    body = "&".join(f"{k}={v}" for k, v in fields.items()).replace("\x00", "%00").replace("@", "%40")
+    urlencoded = client.post("/auth/register", data=body,
+                             content_type="application/x-www-form-urlencoded; charset=utf-8")
+    assert urlencoded.status_code == 400 and "NUL character" in urlencoded.get_data(as_text=True)
+    assert client.get("/auth/register").status_code == 200
+
+
 def test_a_body_just_under_the_limit_is_read(app, client):
     token = csrf_token(client, "/auth/register")
     response = client.post(
