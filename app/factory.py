@@ -83,7 +83,10 @@ def register_redis(app):
     client = make_redis(app.config["REDIS_URL"], app.config["REDIS_SOCKET_TIMEOUT"])
     app.extensions["redis"] = client
     app.extensions["open_store"] = OpenPetitionStore(client)
-    app.extensions["user_cache"] = UserCache(client, app.config["USER_CACHE_SECONDS"])
+    # Its own client with a short timeout: a hung Redis must not hold every signed-in request
+    # for the full store timeout before the users-DB fallback.
+    card_client = make_redis(app.config["REDIS_URL"], app.config["USER_CACHE_SOCKET_TIMEOUT"])
+    app.extensions["user_cache"] = UserCache(card_client, app.config["USER_CACHE_SECONDS"])
 
 
 def register_blueprints(app):
