@@ -8,6 +8,7 @@ from app.repositories.users_sql import UserRepository
 from app.services.closing import CloseCoordinator, ClosingService
 from app.services.notifications import NotificationService, SmtpMailer
 from app.services.persister import SignaturePersister
+from app.services.rebuild import ensure_open_index
 from app.services.reports import ReportService
 from app.services.signing import SigningService
 
@@ -21,7 +22,15 @@ class Services:
         self.settings = settings  # a mapping of config names to values
 
     def signing(self):
-        return SigningService(self.store, PetitionRepository(self.session), clock=self.clock)
+        return SigningService(
+            self.store, PetitionRepository(self.session), clock=self.clock, restore_index=self.restore_index
+        )
+
+    def restore_index(self):
+        """Rebuilds Redis's open index from SQL if it lacks it; one process at a time."""
+        return ensure_open_index(
+            self.store, PetitionRepository(self.session), SignatureRepository(self.session), self.clock
+        )
 
     def persister(self, consumer=None):
         return SignaturePersister(

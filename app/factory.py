@@ -83,7 +83,10 @@ def register_redis(app):
     client = make_redis(app.config["REDIS_URL"], app.config["REDIS_SOCKET_TIMEOUT"])
     app.extensions["redis"] = client
     app.extensions["open_store"] = OpenPetitionStore(client)
-    app.extensions["user_cache"] = UserCache(client, app.config["USER_CACHE_SECONDS"])
+    # Its own client with a short timeout: a hung Redis must not hold every signed-in request
+    # for the full store timeout before the users-DB fallback.
+    card_client = make_redis(app.config["REDIS_URL"], app.config["USER_CACHE_SOCKET_TIMEOUT"])
+    app.extensions["user_cache"] = UserCache(card_client, app.config["USER_CACHE_SECONDS"])
 
 
 def register_blueprints(app):
@@ -163,7 +166,9 @@ def first_request_setup(app):
             if done.is_set():
                 return
             if app.config["REBUILD_REDIS_ON_START"]:
-                rebuild_redis_if_empty(app)
+                from app import wiring
+
+                wiring.services().restore_index()
             if app.config["RUN_BACKGROUND_PERSISTER"] and not app.config.get("TESTING"):
                 start_background_persister(app)
             if app.config["RUN_BACKGROUND_CLOSER"] and not app.config.get("TESTING"):
@@ -171,20 +176,6 @@ def first_request_setup(app):
             done.set()
 
     return hook
-
-
-def rebuild_redis_if_empty(app):
-    from app.domain.petitions import utcnow
-    from app.extensions import db
-    from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
-    from app.services.rebuild import ensure_open_index
-
-    ensure_open_index(
-        app.extensions["open_store"],
-        PetitionRepository(db.session),
-        SignatureRepository(db.session),
-        utcnow,
-    )
 
 
 def start_background_persister(app):

@@ -28,7 +28,12 @@ def accounts():
 
 
 def browsing():
-    return BrowseService(open_store(), PetitionRepository(db.session), current_app.config["PAGE_SIZE"])
+    return BrowseService(
+        open_store(),
+        PetitionRepository(db.session),
+        current_app.config["PAGE_SIZE"],
+        restore_index=services().restore_index,
+    )
 
 
 def petitions():

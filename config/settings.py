@@ -25,11 +25,15 @@ def _env_bool(name, default):
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+# Redis lookups that have a fallback (rate-limit counters fall back to per-process limits, the
+# user card to the users DB) give up after this long, so that with Redis hung a signature still
+# answers 503 within the store's own timeout + 0.5 s (tests/reliability/test_redis_outage.py).
+FALLBACK_REDIS_TIMEOUT = 0.1
+
+
 def _limiter_storage_options(redis_url):
-    # With Redis hung a request can wait here twice (the failed hit, then the fallback's health
-    # check) before the store's own timeout; 0.1 s keeps the 503 within that timeout + 0.5 s
-    # (measured in tests/reliability/test_redis_outage.py).
-    return {"socket_timeout": 0.1, "socket_connect_timeout": 0.1} if redis_url else {}
+    timeout = FALLBACK_REDIS_TIMEOUT
+    return {"socket_timeout": timeout, "socket_connect_timeout": timeout} if redis_url else {}
 
 
 class BaseConfig:
@@ -74,6 +78,7 @@ class BaseConfig:
         # Signed-in users' session data is read from Redis for this long before the users DB is
         # asked again; logout drops it at once (see app/repositories/user_cache.py).
         self.USER_CACHE_SECONDS = _env_int("USER_CACHE_SECONDS", 60)
+        self.USER_CACHE_SOCKET_TIMEOUT = FALLBACK_REDIS_TIMEOUT
         self.PAGE_SIZE = 50
         # Public pages: served from a per-process render cache this long, and shown (marked as
         # possibly out of date) from the last good data this much longer while Redis is down.

@@ -101,6 +101,7 @@ def app(config):
         for engine in db.engines.values():
             engine.dispose()
     app.extensions["redis"].connection_pool.disconnect()
+    app.extensions["user_cache"].redis.connection_pool.disconnect()
 
 
 @pytest.fixture

@@ -50,14 +50,25 @@ class ListResult:
 
 
 class BrowseService:
-    def __init__(self, store, petitions, page_size=50):
+    def __init__(self, store, petitions, page_size=50, restore_index=None):
         self.store = store
         self.petitions = petitions
         self.page_size = page_size
+        # Rebuilds Redis's open index from SQL if it has gone (a flushed or replaced Redis).
+        self.restore_index = restore_index
+
+    def _index_was_lost(self):
+        """Checked only when Redis came back empty-handed, so the hot path pays nothing."""
+        if self.restore_index is None or self.store.index_ready():
+            return False
+        self.restore_index()
+        return True
 
     def list(self, query):
         if query.state == "open":
             result = self.store.page(query.sort, query.page, self.page_size, query.q)
+            if result.total == 0 and self._index_was_lost():
+                result = self.store.page(query.sort, query.page, self.page_size, query.q)
             return ListResult(result.items, result.total, query.page, self.page_size)
         rows, total = self.petitions.closed_page(query.page, self.page_size, query.q)
         items = [sql_document(p, p.signature_count) for p in rows]
@@ -73,6 +84,10 @@ class BrowseService:
             raise NotFound("No such petition.")
         if petition.state == PetitionState.DRAFT.value and petition.owner_id != viewer_id:
             raise NotFound("No such petition.")
+        if petition.state == PetitionState.OPEN.value and self._index_was_lost():
+            doc = self.store.get(petition_id)
+            if doc is not None:
+                return doc
         return sql_document(petition, petition.signature_count)
 
     def count(self, petition_id):
@@ -82,6 +97,10 @@ class BrowseService:
         petition = self.petitions.get(petition_id)
         if petition is None or petition.state == PetitionState.DRAFT.value:
             raise NotFound("No such petition.")
+        if petition.state == PetitionState.OPEN.value and self._index_was_lost():
+            count = self.store.count(petition_id)
+            if count is not None:
+                return count
         return petition.signature_count
 
     def has_signed(self, petition_id, user_id):

@@ -8,7 +8,8 @@ from app.repositories import redis_keys as keys
 from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
 from app.services.documents import open_document
 from app.services.rebuild import ensure_open_index
-from tests.integration.support import close_now, make_draft, make_open, make_user
+from tests.helpers import sign
+from tests.integration.support import close_now, login_as, make_draft, make_open, make_user
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 OPEN_KEYS = (keys.OPEN_BY_SIGNATURES, keys.OPEN_BY_NEWEST, keys.OPEN_BY_CLOSING)
@@ -133,3 +134,30 @@ def test_app_rebuilds_a_flushed_redis_before_its_first_request(config, app, redi
         db.session.remove()
         for engine in db.engines.values():
             engine.dispose()
+
+
+def test_a_redis_flushed_under_a_running_site_is_restored_by_the_next_reader_or_signer(app, client, redis_client):
+    owner = make_user(app, "owner@example.com")
+    signer = make_user(app, "sam@example.com")
+    first = make_open(app, owner, "Open petition number one")
+    second = make_open(app, owner, "Open petition number two")
+    with app.app_context():
+        wiring.open_store().sign(first, 99, datetime.now(timezone.utc).timestamp())
+        wiring.persister(consumer="t").drain()
+    login_as(client, signer)
+
+    redis_client.flushdb()  # a failover to an empty replica, say
+    # Signing notices the petition is open in SQL but gone from Redis, restores, then signs.
+    response = sign(client, second)
+    assert response.status_code == 303
+    assert client.get(f"/api/petitions/{second}/count").get_json()["signature_count"] == 1
+
+    redis_client.flushdb()
+    listing = client.get("/api/petitions").get_json()
+    assert {item["id"] for item in listing["data"]} == {first, second}
+    assert {item["id"]: item["signature_count"] for item in listing["data"]}[first] == 1
+
+    redis_client.flushdb()
+    assert client.get(f"/api/petitions/{first}").get_json()["signature_count"] == 1
+    redis_client.flushdb()
+    assert client.get(f"/api/petitions/{first}/count").get_json()["signature_count"] == 1
