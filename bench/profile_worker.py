@@ -61,11 +61,13 @@ def main():
             raw = os.path.join(work, "raw.txt")
             spy = subprocess.Popen([str(BIN / "py-spy"), "record", "--pid", str(pid), "--format", "raw", "-o", raw,
                                     "-d", str(seconds), "-r", "250", "--nonblocking"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                   stdout=subprocess.DEVNULL)
             args = (http.SIGN_LUA, (ids[1], sessions_file, 0.0, 2)) if what == "sign" else (None, ())
             figures = http.run_wrk(url, 8, seconds, *args)
             spy.wait()
             print(figures)
+            if spy.returncode != 0 or not os.path.exists(raw):
+                sys.exit(f"py-spy recorded nothing (exit {spy.returncode}); its message is above")
             summarise(raw)
 
 
