@@ -97,6 +97,14 @@ class ClosingService:
     def unfinished_ids(self):
         return list(self.petitions.unfinished_closes())
 
+    def ids_needing_close(self, now=None):
+        """Petitions the sweep must close or finish closing: open past their deadline (or asked
+        to close early), and closed ones whose report or notification never happened."""
+        return self.due_ids(now) + self.unfinished_ids()
+
+    def needing_close(self, now=None):
+        return [self._get(pid) for pid in self.ids_needing_close(now)]
+
     def _get(self, petition_id):
         petition = self.petitions.get(petition_id)
         if petition is None:
@@ -133,7 +141,7 @@ class CloseCoordinator:
         the report or notification. One failure does not stop the others; the next sweep retries
         it. Returns (results, failed ids)."""
         results, failed = [], []
-        for petition_id in self.closing.due_ids(now) + self.closing.unfinished_ids():
+        for petition_id in self.closing.ids_needing_close(now):
             try:
                 results.append(self.finish(petition_id))
             except Exception:

@@ -6,7 +6,6 @@ import socket
 import azure.durable_functions as df
 import azure.functions as func
 
-from app.repositories.petitions_sql import PetitionRepository
 from petition_functions import clients, lifecycle
 
 log = logging.getLogger(__name__)
@@ -21,9 +20,7 @@ async def close_overdue(timer: func.TimerRequest, client) -> None:
     """Every 5 minutes: open petitions past their deadline, and closed ones whose report or
     notification never happened (a failed orchestration), get their close started or resumed."""
     with clients.services() as services:
-        closing = services.closing()
-        petitions = PetitionRepository(services.session)
-        due = [petitions.get(pid) for pid in closing.due_ids() + closing.unfinished_ids()]
+        due = services.closing().needing_close()
         for petition in due:
             services.session.expunge(petition)
     for petition in due:
