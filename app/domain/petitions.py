@@ -57,6 +57,11 @@ def as_utc(moment):
     return moment.astimezone(timezone.utc)
 
 
+def iso_utc(moment):
+    """ISO 8601 text in UTC, or None."""
+    return as_utc(moment).isoformat() if moment else None
+
+
 def closing_time(launched_at, duration_days):
     return as_utc(launched_at) + timedelta(days=duration_days)
 

@@ -1,5 +1,5 @@
 """The Redis document of an open petition: serialised once at launch (open petitions never change)."""
-from app.domain.petitions import as_utc
+from app.domain.petitions import as_utc, iso_utc
 
 
 def _common(petition):
@@ -26,16 +26,13 @@ def open_document(petition):
 
 def sql_document(petition, signature_count):
     """The same shape for drafts and closed petitions read from SQL."""
-    def iso(moment):
-        return as_utc(moment).isoformat() if moment else None
-
     return {
         **_common(petition),
         "state": petition.state,
         "duration_days": petition.duration_days,
-        "created_at": iso(petition.created_at),
-        "launched_at": iso(petition.launched_at),
-        "closes_at": iso(petition.closes_at),
-        "closed_at": iso(petition.closed_at),
+        "created_at": iso_utc(petition.created_at),
+        "launched_at": iso_utc(petition.launched_at),
+        "closes_at": iso_utc(petition.closes_at),
+        "closed_at": iso_utc(petition.closed_at),
         "signature_count": signature_count,
     }

@@ -4,7 +4,7 @@ import io
 from datetime import timedelta
 
 from app.domain.errors import InvalidTransition, NotFound
-from app.domain.petitions import PetitionState, as_utc, next_milestone
+from app.domain.petitions import PetitionState, as_utc, iso_utc, next_milestone
 from app.repositories.models import Report
 
 
@@ -72,17 +72,14 @@ class ReportService:
 
 
 def report_dict(report):
-    def iso(moment):
-        return as_utc(moment).isoformat() if moment else None
-
     return {
         "petition_id": report.petition_id,
         "final_count": report.final_count,
-        "first_signature_at": iso(report.first_signature_at),
-        "last_signature_at": iso(report.last_signature_at),
+        "first_signature_at": iso_utc(report.first_signature_at),
+        "last_signature_at": iso_utc(report.last_signature_at),
         "signatures_per_day": [{"date": d, "signatures": n} for d, n in report.per_day],
         "milestones": [{"signatures": m, "reached_at": at} for m, at in report.milestones],
-        "created_at": iso(report.created_at),
+        "created_at": iso_utc(report.created_at),
     }
 
 
