@@ -48,3 +48,15 @@ def launch(client, petition_id):
 
 def sign(client, petition_id):
     return post_form(client, f"/petitions/{petition_id}/sign", {}, token_from=f"/petitions/{petition_id}")
+
+
+def functions_mode_config(functions_port, starter_key="starter-key", sign_key="sign-key"):
+    """The test settings with signing and lifecycle sent to a Functions app on a local port."""
+    from config.settings import TestConfig
+
+    config = TestConfig()
+    config.SIGNING_BACKEND = "functions"
+    config.FUNCTIONS_BASE_URL = f"http://127.0.0.1:{functions_port}"
+    config.FUNCTIONS_KEY = starter_key
+    config.FUNCTIONS_SIGN_KEY = sign_key
+    return config

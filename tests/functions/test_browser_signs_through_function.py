@@ -10,7 +10,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from app.domain.petitions import utcnow
-from config.settings import TestConfig as BaseTestConfig
+from tests.helpers import functions_mode_config
 
 WEB_PORT, FUNCTIONS_PORT = 5320, 5321
 SITE = f"http://127.0.0.1:{WEB_PORT}"
@@ -51,12 +51,7 @@ def serve(app, port):
 
 @pytest.fixture
 def config(migrated_databases):
-    config = BaseTestConfig()
-    config.SIGNING_BACKEND = "functions"
-    config.FUNCTIONS_BASE_URL = f"http://127.0.0.1:{FUNCTIONS_PORT}"
-    config.FUNCTIONS_KEY = "starter-key"
-    config.FUNCTIONS_SIGN_KEY = "sign-key"
-    return config
+    return functions_mode_config(FUNCTIONS_PORT)
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ import pytest
 
 from app.services.signing_tokens import SigningTokens
 from config.settings import ConfigError, ProductionConfig
-from config.settings import TestConfig as BaseTestConfig
-from tests.helpers import create_draft, launch, register
+from tests.helpers import create_draft, functions_mode_config, launch, register
 
 PORT = 5311
 
@@ -44,12 +43,7 @@ def functions_server():
 
 @pytest.fixture
 def config(migrated_databases):
-    config = BaseTestConfig()
-    config.SIGNING_BACKEND = "functions"
-    config.FUNCTIONS_BASE_URL = f"http://127.0.0.1:{PORT}"
-    config.FUNCTIONS_KEY = "host-key-for-the-starter"
-    config.FUNCTIONS_SIGN_KEY = "sign-function-key"
-    return config
+    return functions_mode_config(PORT, "host-key-for-the-starter", "sign-function-key")
 
 
 def test_launch_starts_the_lifecycle_with_key_and_token(client, functions_server, config):
