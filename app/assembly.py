@@ -10,6 +10,7 @@ from app.services.notifications import NotificationService, SmtpMailer
 from app.services.persister import SignaturePersister
 from app.services.rebuild import ensure_open_index
 from app.services.reports import ReportService
+from app.services.sign_limits import SignLimits
 from app.services.signing import SigningService
 
 
@@ -23,7 +24,11 @@ class Services:
 
     def signing(self):
         return SigningService(
-            self.store, PetitionRepository(self.session), clock=self.clock, restore_index=self.restore_index
+            self.store,
+            PetitionRepository(self.session),
+            clock=self.clock,
+            restore_index=self.restore_index,
+            limits=SignLimits.from_settings(self.settings),
         )
 
     def restore_index(self):

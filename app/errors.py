@@ -24,6 +24,9 @@ TITLES = {
 }
 
 
+RETRY_AFTER = {429: "60", 503: "1"}  # seconds: limits count per minute; outages are brief
+
+
 def wants_json():
     if request.path.startswith("/api/"):
         return True
@@ -53,7 +56,7 @@ def error_response(status, message, code=None, headers=None):
 def register_error_handlers(app):
     @app.errorhandler(DomainError)
     def domain_error(error):
-        headers = {"Retry-After": "1"} if error.status == 503 else None
+        headers = {"Retry-After": RETRY_AFTER[error.status]} if error.status in RETRY_AFTER else None
         return error_response(error.status, error.message, error.code, headers)
 
     @app.errorhandler(CSRFError)

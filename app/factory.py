@@ -143,11 +143,13 @@ def register_functions_backend(app):
 
 
 def register_wsgi_middleware(app):
-    """Outermost first: ProxyFix sets scheme and client address, then the front page's fast
-    path sees them (so it never serves a page to a request Flask would redirect to HTTPS)."""
+    """Outermost first: ProxyFix sets scheme and client address, then the fast paths (front
+    page, signing form) see them, so they never answer a request Flask would redirect to HTTPS."""
     from app.blueprints.public.fast_path import FreshPageMiddleware
+    from app.blueprints.public.fast_sign import FastSignMiddleware
 
     app.wsgi_app = FreshPageMiddleware(app.wsgi_app, app.extensions["page_cache"])
+    app.wsgi_app = app.extensions["fast_sign"] = FastSignMiddleware(app.wsgi_app, app)
     if app.config["ENV_NAME"] == "production":
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 

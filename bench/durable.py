@@ -9,7 +9,7 @@ from app import wiring
 from app.domain.petitions import utcnow
 from app.extensions import db
 from app.repositories import redis_keys as keys
-from app.repositories.open_petitions import SIGN_SCRIPT, OpenPetitionStore
+from app.repositories.open_petitions import OpenPetitionStore
 from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
 from app.repositories.redis_client import make_redis
 from app.services.documents import open_document
@@ -35,16 +35,10 @@ def persister(sizes, results):
     client = wiring.redis_client()
     ids = _add_petitions(sizes["persister_petitions"])
     rebuild_open_index(wiring.open_store(), PetitionRepository(db.session), SignatureRepository(db.session), utcnow)
-    sign = client.register_script(SIGN_SCRIPT)
     total, now = sizes["persister_signatures"], utcnow().timestamp()
-    pipe = client.pipeline(transaction=False)
-    for n in tqdm(range(total), desc="persister: filling outbox", leave=False):
-        pid = ids[n % len(ids)]
-        sign(keys=[keys.OPEN_BY_CLOSING, keys.signers(pid), keys.OPEN_BY_SIGNATURES, keys.OUTBOX],
-             args=[pid, n + 1, now], client=pipe)
-        if len(pipe) >= 5000:
-            pipe.execute()
-    pipe.execute()
+    pairs = [(ids[n % len(ids)], n + 1) for n in range(total)]
+    for start in tqdm(range(0, total, 5000), desc="persister: filling outbox", leave=False):
+        wiring.open_store().sign_many(pairs[start : start + 5000], now)
     for batch_size in sizes["persister_batches"]:
         db.session.remove()
         with db.engine.begin() as conn:

@@ -24,7 +24,7 @@ def worker_pid(master_port):
     return pids[-1]  # the single worker forks after the master, so its pid is the higher
 
 
-def summarise(raw_file, top=110):
+def summarise(raw_file, top=int(os.environ.get("PROFILE_TOP", "110"))):
     inclusive, total = collections.Counter(), 0
     for line in Path(raw_file).read_text().splitlines():
         stack, _, count = line.rpartition(" ")

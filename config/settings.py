@@ -74,6 +74,8 @@ class BaseConfig:
         self.LOGIN_RATE_LIMIT_ACCOUNT = _env("LOGIN_RATE_LIMIT_ACCOUNT", "5 per minute")
         self.SIGN_RATE_LIMIT_USER = _env("SIGN_RATE_LIMIT_USER", "30 per minute")
         self.SIGN_RATE_LIMIT_IP = _env("SIGN_RATE_LIMIT_IP", "600 per minute")
+        # The signing form's common case answered before Flask (app/blueprints/public/fast_sign.py).
+        self.SIGN_FAST_PATH = _env_bool("SIGN_FAST_PATH", True)
 
         # Signed-in users' session data is read from Redis for this long before the users DB is
         # asked again; logout drops it at once (see app/repositories/user_cache.py).

@@ -16,10 +16,34 @@ SORT_INDEXES = {
     "closing": (keys.OPEN_BY_CLOSING, False),
 }
 
-# Checks the petition is open and before its deadline, adds the signer, and only for a new signer
-# bumps the ranking and appends to the outbox, all in one atomic step.
-# Returns {status, count}: 1 new, 0 already signed, -1 not open, -2 past deadline.
+# One atomic step for a signature. In order: when a session token is given (ARGV[4]), the user's
+# card (KEYS[5]) must hold it, else the session has ended; every rate-limit counter (KEYS[6..],
+# with ARGV[5..] as limit, window pairs) is counted, refused attempts included; the petition must be
+# open and before its deadline; the signer is added, and only a new signer bumps the ranking and is
+# appended to the outbox.
+# Returns {status, count} with the SIGN_* status codes below.
 SIGN_SCRIPT = """
+if ARGV[4] ~= '' then
+  local card = redis.call('GET', KEYS[5])
+  local ok, fields = pcall(cjson.decode, card or '')
+  if not ok or type(fields) ~= 'table' or fields['session_token'] ~= ARGV[4] then
+    return {-4, 0}
+  end
+end
+local limited = false
+for i = 6, #KEYS do
+  local hits = redis.call('INCR', KEYS[i])
+  local limit, window = ARGV[2 * i - 7], ARGV[2 * i - 6]
+  if hits == 1 then
+    redis.call('EXPIRE', KEYS[i], window)
+  end
+  if hits > tonumber(limit) then
+    limited = true
+  end
+end
+if limited then
+  return {-3, 0}
+end
 local closes_at = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not closes_at then
   return {-1, 0}
@@ -53,7 +77,7 @@ end
 return 0
 """
 
-SIGN_NEW, SIGN_ALREADY, SIGN_NOT_OPEN, SIGN_PAST_DEADLINE = 1, 0, -1, -2
+SIGN_NEW, SIGN_ALREADY, SIGN_NOT_OPEN, SIGN_PAST_DEADLINE, SIGN_RATE_LIMITED, SIGN_SESSION_ENDED = 1, 0, -1, -2, -3, -4
 
 
 @contextlib.contextmanager
@@ -127,19 +151,45 @@ class OpenPetitionStore:
             pipe.delete(keys.petition_doc(petition_id), keys.signers(petition_id))
             pipe.execute()
 
-    def sign(self, petition_id, user_id, now_ts):
-        """Runs the signing script; returns (status, count) with the SIGN_* status codes."""
+    def sign(self, petition_id, user_id, now_ts, counters=(), session_token=None):
+        """Runs the signing script; returns (status, count) with the SIGN_* status codes.
+        `counters` are the rate limits to count (SignLimits.counters); `session_token`, when
+        given, must match the user's cached card (a logged-out cookie is refused)."""
         with store_errors():
-            status, count = self._sign(
-                keys=[
-                    keys.OPEN_BY_CLOSING,
-                    keys.signers(petition_id),
-                    keys.OPEN_BY_SIGNATURES,
-                    keys.OUTBOX,
-                ],
-                args=[petition_id, user_id, now_ts],
-            )
+            status, count = self._sign(**self._sign_call(petition_id, user_id, now_ts, counters, session_token))
         return int(status), int(count)
+
+    def sign_many(self, pairs, now_ts, chunk=2000):
+        """The signing script for each (petition id, user id), pipelined, without rate limits or
+        session check: real signatures in bulk for seeding and tests. Returns how many were new."""
+        new = 0
+        with store_errors():
+            for start in range(0, len(pairs), chunk):
+                pipe = self.redis.pipeline(transaction=False)
+                for petition_id, user_id in pairs[start : start + chunk]:
+                    self._sign(**self._sign_call(petition_id, user_id, now_ts), client=pipe)
+                new += sum(1 for status, _ in pipe.execute() if status == SIGN_NEW)
+        return new
+
+    @staticmethod
+    def _sign_call(petition_id, user_id, now_ts, counters=(), session_token=None):
+        return {
+            "keys": [
+                keys.OPEN_BY_CLOSING,
+                keys.signers(petition_id),
+                keys.OPEN_BY_SIGNATURES,
+                keys.OUTBOX,
+                keys.user_card(user_id),
+                *(counter.key for counter in counters),
+            ],
+            "args": [
+                petition_id,
+                user_id,
+                now_ts,
+                session_token or "",
+                *itertools.chain.from_iterable((c.limit, c.window_seconds) for c in counters),
+            ],
+        }
 
     # -- reads --------------------------------------------------------------------------------
     def get(self, petition_id):

@@ -24,5 +24,10 @@ def user_card(user_id):
     return f"user:{user_id}:card"
 
 
+def sign_rate(scope, who):
+    """A signing rate-limit counter: scope "user" or "ip"."""
+    return f"rate:sign:{scope}:{who}"
+
+
 def page_cache(name):
     return f"cache:page:{name}"

@@ -1,9 +1,16 @@
 """Signing: the one hot write. Redis decides; SQL only explains a refusal."""
 from dataclasses import dataclass
 
-from app.domain.errors import DeadlinePassed, NotFound, NotOpenForSigning, StoreUnavailable
+from app.domain.errors import DeadlinePassed, NotFound, NotOpenForSigning, RateLimited, StoreUnavailable
 from app.domain.petitions import DEADLINE_PASSED, PetitionState, check_can_sign, utcnow
-from app.repositories.open_petitions import SIGN_NEW, SIGN_NOT_OPEN, SIGN_PAST_DEADLINE
+from app.repositories.open_petitions import (
+    SIGN_NEW,
+    SIGN_NOT_OPEN,
+    SIGN_PAST_DEADLINE,
+    SIGN_RATE_LIMITED,
+)
+
+RATE_LIMITED = "Too many attempts. Please wait a minute and try again."
 
 
 @dataclass(frozen=True)
@@ -13,25 +20,46 @@ class SignResult:
     signature_count: int
 
 
+def thank_you(result):
+    """What the signer reads after the form post."""
+    if not result.new:
+        return "info", "You have already signed this petition. Each person can sign once."
+    count = result.signature_count
+    return "success", f"Thank you for signing. This petition now has {count:,} signature{'' if count == 1 else 's'}."
+
+
 class SigningService:
-    def __init__(self, store, petitions, clock=utcnow, restore_index=None):
+    def __init__(self, store, petitions, clock=utcnow, restore_index=None, limits=None):
         self.store = store
         self.petitions = petitions
         self.clock = clock
         # Rebuilds Redis's open index from SQL if it has gone (a flushed or replaced Redis).
         self.restore_index = restore_index
+        self.limits = limits  # SignLimits, counted by the signing script; None counts nothing
 
-    def sign(self, petition_id, user_id, retry_after_restore=True):
+    def sign(self, petition_id, user_id, client_ip=None, script_answer=None):
+        """`script_answer` is the (status, count) the signing script already gave for this very
+        attempt (the web fast path ran it and hands the refusal here to be explained), so the
+        attempt is not counted against the rate limits twice."""
         now = self.clock()
-        status, count = self.store.sign(petition_id, user_id, now.timestamp())
+        if script_answer is None:
+            counters = self.limits.counters(user_id, client_ip) if self.limits else ()
+            script_answer = self.store.sign(petition_id, user_id, now.timestamp(), counters)
+        return self._answer(petition_id, user_id, now, *script_answer)
+
+    def _answer(self, petition_id, user_id, now, status, count, retry_after_restore=True):
+        if status == SIGN_RATE_LIMITED:
+            raise RateLimited(RATE_LIMITED)
         if status == SIGN_PAST_DEADLINE:
             raise DeadlinePassed(DEADLINE_PASSED)
         if status == SIGN_NOT_OPEN:
             self._explain_refusal(petition_id, user_id, now)
-            # Open in SQL but not in Redis: the open index was lost. Restore it, try once more.
+            # Open in SQL but not in Redis: the open index was lost. Restore it, try once more
+            # (uncounted: this attempt was counted already).
             if retry_after_restore and self.restore_index is not None:
                 self.restore_index()
-                return self.sign(petition_id, user_id, retry_after_restore=False)
+                status, count = self.store.sign(petition_id, user_id, now.timestamp())
+                return self._answer(petition_id, user_id, now, status, count, retry_after_restore=False)
             raise StoreUnavailable(
                 "Signing is paused for a moment, so this was not recorded, it is safe to try again."
             )

@@ -15,7 +15,6 @@ from app.domain.petitions import utcnow
 from app.repositories.models import PetitionsBase, UsersBase
 from app.repositories.open_petitions import OpenPetitionStore
 from app.repositories.redis_client import make_redis
-from app.services.rate_limits import SignRateLimiter
 from app.services.signing_tokens import SigningTokens
 from config import load_config
 
@@ -54,17 +53,6 @@ def tokens():
     return SigningTokens(config().SIGNING_TOKEN_SECRET, clock=lambda: clock())
 
 
-@functools.cache
-def sign_rate_limiter():
-    settings = config()
-    return SignRateLimiter(
-        settings.RATELIMIT_STORAGE_URI,
-        settings.SIGN_RATE_LIMIT_USER,
-        settings.SIGN_RATE_LIMIT_IP,
-        settings.RATELIMIT_STORAGE_OPTIONS,
-    )
-
-
 @contextlib.contextmanager
 def services():
     session = session_factory()()
@@ -76,7 +64,7 @@ def services():
 
 def reset():
     """Forgets every cached client (tests switch settings between cases)."""
-    for cached in (config, redis_client, open_store, tokens, sign_rate_limiter):
+    for cached in (config, redis_client, open_store, tokens):
         cached.cache_clear()
     if session_factory.cache_info().currsize:
         factory = session_factory()

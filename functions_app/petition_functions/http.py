@@ -74,9 +74,8 @@ def sign_petition(req: func.HttpRequest) -> func.HttpResponse:
     try:
         petition_id = petition_id_from(req)
         user_id = clients.tokens().user_for(bearer_token(req), petition_id)
-        clients.sign_rate_limiter().check(user_id, client_ip(req))
         with clients.services() as services:
-            result = services.signing().sign(petition_id, user_id)
+            result = services.signing().sign(petition_id, user_id, client_ip(req))
     except DomainError as error:
         return error_response(error, cors)
     except DBAPIError:

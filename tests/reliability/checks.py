@@ -39,19 +39,7 @@ def outbox_lag(app):
         return Outbox(app.extensions["redis"]).lag()
 
 
-def sign_in_redis(app, pairs, chunk=2000):
+def sign_in_redis(app, pairs):
     """Runs the production signing script for each (petition, user), pipelined for speed; returns
     how many were new. This is the same atomic step a web request runs, without the HTTP cost."""
-    store = app.extensions["open_store"]
-    now_ts = time.time()
-    new = 0
-    for start in range(0, len(pairs), chunk):
-        pipe = store.redis.pipeline(transaction=False)
-        for pid, uid in pairs[start : start + chunk]:
-            store._sign(
-                keys=[keys.OPEN_BY_CLOSING, keys.signers(pid), keys.OPEN_BY_SIGNATURES, keys.OUTBOX],
-                args=[pid, uid, now_ts],
-                client=pipe,
-            )
-        new += sum(1 for status, _ in pipe.execute() if status == 1)
-    return new
+    return app.extensions["open_store"].sign_many(pairs, time.time())

@@ -3,13 +3,14 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
 from app import wiring
-from app.blueprints.public import bp
+from app.blueprints.public import bp, fast_sign
 from app.blueprints.public.cache import PageCache
 from app.blueprints.public.fast_path import CACHE_KEY_ENVIRON
 from app.domain.errors import NotFound, StoreUnavailable
 from app.extensions import limiter
 from app.services.browsing import parse_list_query
 from app.services.reports import report_chart, report_csv
+from app.services.signing import thank_you
 
 
 @bp.record_once
@@ -25,12 +26,6 @@ def _page_cache():
 def _anonymous_view():
     """Nothing personal on the page: no signed-in user and no flashed message waiting."""
     return not current_user.is_authenticated and "_flashes" not in session
-
-
-def _signer_key():
-    if current_user.is_authenticated:
-        return f"sign-user:{current_user.id}"
-    return f"sign-anon:{get_remote_address()}"
 
 
 @bp.route("/")
@@ -104,18 +99,25 @@ def report_download(petition_id):
     )
 
 
+def _anonymous_signer_key():
+    return f"sign-anon:{get_remote_address()}"
+
+
 @bp.route("/petitions/<pid:petition_id>/sign", methods=["POST"])
-@limiter.limit(lambda: current_app.config["SIGN_RATE_LIMIT_IP"])
-@limiter.limit(lambda: current_app.config["SIGN_RATE_LIMIT_USER"], key_func=_signer_key)
+# Signed-in attempts are counted by the signing script itself (SignLimits, shared with the fast
+# path and the Functions app); this only throttles posts from people who are not signed in.
+@limiter.limit(
+    lambda: current_app.config["SIGN_RATE_LIMIT_USER"],
+    key_func=_anonymous_signer_key,
+    exempt_when=lambda: current_user.is_authenticated,
+)
 def sign(petition_id):
     page = url_for("public.petition", petition_id=petition_id)
     if not current_user.is_authenticated:
         flash("Log in or create an account to sign this petition.", "info")
         return redirect(url_for("auth.login", next=page))
-    result = wiring.signing().sign(petition_id, current_user.id)
-    if result.new:
-        count = result.signature_count
-        flash(f"Thank you for signing. This petition now has {count:,} signature{'' if count == 1 else 's'}.", "success")
-    else:
-        flash("You have already signed this petition. Each person can sign once.", "info")
+    answer = fast_sign.script_answer(request.environ, current_user.id)
+    result = wiring.signing().sign(petition_id, current_user.id, request.remote_addr, answer)
+    category, message = thank_you(result)
+    flash(message, category)
     return redirect(page, code=303)
