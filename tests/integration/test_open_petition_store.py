@@ -9,8 +9,11 @@ from app.repositories.open_petitions import (
     SIGN_NEW,
     SIGN_NOT_OPEN,
     SIGN_PAST_DEADLINE,
+    SIGN_RATE_LIMITED,
+    SIGN_SESSION_ENDED,
     OpenPetitionStore,
 )
+from app.services.sign_limits import SignLimits
 from tests.integration.support import transient_document
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
@@ -83,6 +86,58 @@ def test_removed_petition_can_no_longer_be_signed_and_leaves_no_keys(store, redi
         assert redis_client.zscore(index, 1) is None
     assert not redis_client.hexists(keys.OPEN_TITLES, 1)
     assert not redis_client.exists(keys.petition_doc(1), keys.signers(1))
+
+
+def test_limits_are_counted_refusals_included_and_refuse_past_the_limit(store, redis_client):
+    put(store, 1)
+    put(store, 2)
+    counters = SignLimits("2 per minute", "100 per minute").counters(501, "10.0.0.1")
+    assert store.sign(1, 501, now_ts(), counters) == (SIGN_NEW, 1)
+    assert store.sign(1, 501, now_ts(), counters) == (SIGN_ALREADY, 1)
+    assert store.sign(2, 501, now_ts(), counters) == (SIGN_RATE_LIMITED, 0)
+    assert redis_client.scard(keys.signers(2)) == 0 and redis_client.xlen(keys.OUTBOX) == 1
+    user_key, ip_key = keys.sign_rate("user", 501), keys.sign_rate("ip", "10.0.0.1")
+    assert int(redis_client.get(user_key)) == 3 and int(redis_client.get(ip_key)) == 3
+    assert 0 < redis_client.ttl(user_key) <= 60
+
+
+def test_the_ip_limit_covers_every_user_behind_it(store):
+    put(store, 1)
+    limits = SignLimits("100 per minute", "2 per minute")
+    answers = [store.sign(1, user, now_ts(), limits.counters(user, "10.0.0.2"))[0] for user in (501, 502, 503)]
+    assert answers == [SIGN_NEW, SIGN_NEW, SIGN_RATE_LIMITED]
+    assert store.sign(1, 504, now_ts(), limits.counters(504, "10.0.0.3"))[0] == SIGN_NEW
+
+
+def test_limits_switched_off_count_nothing(store, redis_client):
+    put(store, 1)
+    counters = SignLimits("1 per minute", "1 per minute", enabled=False).counters(501, "10.0.0.1")
+    assert counters == ()
+    assert store.sign(1, 501, now_ts(), counters) == (SIGN_NEW, 1)
+    assert redis_client.keys("rate:*") == []
+
+
+@pytest.mark.parametrize("card", [None, b'{"id": 501, "session_token": "old"}', b"not json", b"[1, 2]"])
+def test_a_session_token_the_card_does_not_hold_signs_and_counts_nothing(store, redis_client, card):
+    put(store, 1)
+    if card is not None:
+        redis_client.set(keys.user_card(501), card)
+    counters = SignLimits("5 per minute", "5 per minute").counters(501, "10.0.0.1")
+    assert store.sign(1, 501, now_ts(), counters, session_token="current") == (SIGN_SESSION_ENDED, 0)
+    assert redis_client.scard(keys.signers(1)) == 0
+    assert redis_client.keys("rate:*") == []
+
+
+def test_the_session_token_the_card_holds_signs(store, redis_client):
+    put(store, 1)
+    redis_client.set(keys.user_card(501), b'{"id":501,"email":"a@example.com","session_token":"current"}')
+    assert store.sign(1, 501, now_ts(), session_token="current") == (SIGN_NEW, 1)
+
+
+def test_sign_many_runs_the_script_for_each_pair(store, redis_client):
+    put(store, 1)
+    assert store.sign_many([(1, 501), (1, 502), (1, 501), (9, 503)], now_ts(), chunk=2) == 2
+    assert redis_client.scard(keys.signers(1)) == 2 and redis_client.xlen(keys.OUTBOX) == 2
 
 
 # -- reads -----------------------------------------------------------------------------------
