@@ -7,8 +7,6 @@ import pytest
 from werkzeug.test import Client
 
 from app.converters import MAX_ID
-from app.extensions import db
-from app.factory import create_app
 from tests.helpers import create_draft, launch, register, sign
 from tests.integration.support import CacheClock, close_now, make_draft, make_open, make_user
 
@@ -155,35 +153,3 @@ def test_a_closed_petitions_final_count_is_what_flask_answers(app, owner, flask_
     assert len(flask_calls) == 1
     assert second.get_json() == {"id": petition_id, "signature_count": 321}
     assert second.headers.to_wsgi_list() == first.headers.to_wsgi_list()
-
-
-@pytest.fixture
-def behind_tls_proxy(app, test_config_class):
-    """The production middleware order (ProxyFix outermost) and forced HTTPS, on the test stores.
-    Built after `app`: Talisman keeps its options on the shared extension, the last app's win."""
-    config = test_config_class()
-    config.ENV_NAME = "production"
-    config.FORCE_HTTPS = True
-    app = create_app(config)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        for engine in db.engines.values():
-            engine.dispose()
-    app.extensions["redis"].connection_pool.disconnect()
-    app.extensions["user_cache"].redis.connection_pool.disconnect()
-
-
-def test_behind_the_proxy_plain_http_is_still_redirected(behind_tls_proxy, opened):
-    calls = []
-    behind_tls_proxy.before_request(lambda: calls.append(1))
-    path = f"/api/petitions/{opened}/count"
-    client = behind_tls_proxy.test_client()
-    secure = {"X-Forwarded-Proto": "https"}
-    first = client.get(path, headers=secure)
-    assert first.status_code == 200 and "Strict-Transport-Security" in first.headers
-    assert client.get(path, headers=secure).headers.to_wsgi_list() == first.headers.to_wsgi_list()
-    assert len(calls) == 1
-    for _ in range(2):
-        plain = client.get(path)
-        assert plain.status_code == 302 and plain.headers["Location"].startswith("https://")
