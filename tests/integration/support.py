@@ -89,3 +89,18 @@ def transient_document(petition_id, title, launched_at, days=30, owner_id=1):
         closes_at=launched_at + timedelta(days=days),
     )
     return open_document(petition)
+
+
+class CacheClock:
+    """A settable clock for the page cache: tests step past its freshness instead of sleeping."""
+
+    def __init__(self, app):
+        self.now = 1000.0
+        self.fresh_seconds = app.config["PAGE_CACHE_SECONDS"]
+        app.extensions["page_cache"].clock = self
+
+    def __call__(self):
+        return self.now
+
+    def pass_fresh_window(self):
+        self.now += self.fresh_seconds + 0.001

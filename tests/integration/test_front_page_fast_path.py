@@ -3,23 +3,14 @@ answered without Flask, with the same body and headers; anything else reaches Fl
 import pytest
 
 from tests.helpers import create_draft, launch, register
-
-
-class Ticker:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
+from tests.integration.support import CacheClock
 
 
 @pytest.fixture
 def flask_calls(app):
     calls = []
     app.before_request(lambda: calls.append(1))
-    ticker = Ticker()
-    app.extensions["page_cache"].clock = ticker
-    return calls, ticker
+    return calls, CacheClock(app)
 
 
 def test_a_fresh_front_page_is_served_again_without_flask(app, flask_calls):
@@ -34,7 +25,7 @@ def test_a_fresh_front_page_is_served_again_without_flask(app, flask_calls):
 
 
 def test_after_the_fresh_window_flask_renders_the_new_state(app, client, flask_calls):
-    calls, ticker = flask_calls
+    calls, clock = flask_calls
     register(client, "owner@example.com", "Olive Owner")
     launch(client, create_draft(client, title="Plant more trees in every park"))
     anonymous = app.test_client()
@@ -43,7 +34,7 @@ def test_after_the_fresh_window_flask_renders_the_new_state(app, client, flask_c
     seen = len(calls)
     assert "Open the swimming pool" not in anonymous.get("/").get_data(as_text=True)  # still fresh
     assert len(calls) == seen
-    ticker.now += 5
+    clock.pass_fresh_window()
     assert "Open the swimming pool" in anonymous.get("/").get_data(as_text=True)
 
 

@@ -1,7 +1,7 @@
-"""A per-process cache of what the public pages showed last.
+"""A per-process cache of what the public pages (and the count API) showed last.
 
 Fresh for PAGE_CACHE_SECONDS (about a second, like a CDN max-age): anonymous visitors get the
-rendered HTML without touching Redis or Jinja. Kept for PAGE_STALE_SECONDS more so that when Redis
+rendered HTML, or a petition's count, without touching Redis or Jinja. Kept for PAGE_STALE_SECONDS more so that when Redis
 is down a page can still be shown, marked as possibly out of date, instead of failing.
 """
 import threading
@@ -16,7 +16,7 @@ class Entry:
     html: str | None  # the anonymous rendering, served while fresh
     fresh_until: float
     stale_until: float
-    # The anonymous rendering as sent, per (scheme, host): body bytes and Flask's headers.
+    # The anonymous response as sent, per (scheme, host): body bytes and Flask's headers.
     responses: dict = field(default_factory=dict)
 
 
@@ -42,10 +42,11 @@ class PageCache:
             return entry.responses.get(origin)
         return None
 
-    def attach_headers(self, key, origin, headers):
+    def attach_response(self, key, origin, body, headers):
+        """Keeps what Flask sent for this entry, for the fast path to repeat while it is fresh."""
         entry = self._entries.get(key)
-        if entry is not None and entry.html is not None:
-            entry.responses[origin] = (entry.html.encode(), headers)
+        if entry is not None:
+            entry.responses[origin] = (body, headers)
 
     def stale_data(self, key):
         entry = self._entries.get(key)

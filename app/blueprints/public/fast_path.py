@@ -1,32 +1,86 @@
 """The render cache's hit path, in front of Flask.
 
-Profiling showed a front-page cache hit still spends most of its time in Flask's request
-machinery (request context, session, login, limiter and security-header hooks), not in the
-cache. A request that cannot be personal (GET, no cookie at all) for a page the cache holds
-fresh is answered here with the HTML and the exact headers Flask sent with it, per scheme and
-host (so HTTPS redirects and security headers behave as before). Everything else goes to Flask.
+Profiling showed a cache hit still spends most of its time in Flask's request machinery
+(request context, session, login, limiter and security-header hooks), not in the cache. A
+request that cannot be personal (GET, no cookie at all) for a response the cache holds fresh is
+answered here with the body and the exact headers Flask sent with it, per scheme and host (so
+HTTPS redirects and security headers behave as before). Two kinds of response qualify: the front
+page (per list query) and a petition's count (per petition id; the count API already allows
+caches a 2 s old answer). A matching If-None-Match gets the 304 Flask would send. Everything
+else goes to Flask, and only a 200 that the view marked (CACHE_KEY_ENVIRON) is remembered.
 """
+import re
 from urllib.parse import parse_qsl
 
 from werkzeug.datastructures import MultiDict
+from werkzeug.http import parse_etags, remove_entity_headers, unquote_etag
 
+from app.converters import MAX_ID, PetitionIdConverter
 from app.domain.errors import InvalidInput
 from app.services.browsing import parse_list_query
 
 # Set by the view on the WSGI environ when it stores an anonymous rendering.
 CACHE_KEY_ENVIRON = "petitions.page_cache_key"
 
+# The count route with the `pid` converter's ids; anything else is Flask's (404) to give.
+COUNT_PATH = re.compile(rf"/api/petitions/({PetitionIdConverter.regex})/count")
+
 
 def index_key(environ):
-    """The render cache key for a cookieless GET of the front page, or None."""
-    if environ.get("REQUEST_METHOD") != "GET" or environ.get("PATH_INFO") != "/":
-        return None
-    if environ.get("HTTP_COOKIE"):
+    """The render cache key for the front page with this environ's list query, or None."""
+    if environ.get("PATH_INFO") != "/":
         return None
     try:
         return ("index", parse_list_query(MultiDict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))))
     except InvalidInput:
         return None
+
+
+def count_key(environ):
+    """The cache key for a petition's count without a query string, or None."""
+    match = COUNT_PATH.fullmatch(environ.get("PATH_INFO", ""))
+    if match is None or environ.get("QUERY_STRING") or int(match.group(1)) > MAX_ID:
+        return None
+    return count_cache_key(int(match.group(1)))
+
+
+def count_cache_key(petition_id):
+    return ("count", petition_id)
+
+
+def fast_path_key(environ):
+    """The cache key a plain cookieless GET may be answered from, or None: HEAD, a body (the
+    input guard reads form bodies), If-Match and the rest go to Flask."""
+    if (
+        environ.get("REQUEST_METHOD") != "GET"
+        or environ.get("HTTP_COOKIE")
+        or environ.get("CONTENT_LENGTH", "0") not in ("", "0")
+        or environ.get("HTTP_TRANSFER_ENCODING")
+        or environ.get("HTTP_IF_MATCH")
+    ):
+        return None
+    return index_key(environ) or count_key(environ)
+
+
+def not_modified(environ, headers):
+    """The headers of the 304 Flask's make_conditional answers instead of this 200, or None.
+    Cached responses carry no Last-Modified and If-Match never gets here, so If-None-Match
+    alone decides, compared weakly as Werkzeug does."""
+    etag = next((value for name, value in headers if name.lower() == "etag"), None)
+    if etag is None or not parse_etags(environ.get("HTTP_IF_NONE_MATCH")).contains_weak(unquote_etag(etag)[0]):
+        return None
+    kept = list(headers)
+    remove_entity_headers(kept)
+    return kept
+
+
+def answer(environ, start_response, body, headers):
+    """A remembered 200, or its 304 when the client already holds it."""
+    if environ.get("HTTP_IF_NONE_MATCH") and (unchanged := not_modified(environ, headers)) is not None:
+        start_response("304 NOT MODIFIED", unchanged)
+        return []
+    start_response("200 OK", headers)
+    return [body]
 
 
 class FreshPageMiddleware:
@@ -35,23 +89,32 @@ class FreshPageMiddleware:
         self.cache = page_cache
 
     def __call__(self, environ, start_response):
-        key = index_key(environ)
+        key = fast_path_key(environ)
         if key is None:
             return self.wsgi_app(environ, start_response)
         origin = (environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"))
         hit = self.cache.fresh_response(key, origin)
         if hit is not None:
-            body, headers = hit
-            start_response("200 OK", headers)
-            return [body]
-        return self.wsgi_app(environ, self._remember(environ, start_response, origin))
+            return answer(environ, start_response, *hit)
+        return self._ask_flask(environ, start_response, key, origin)
 
-    def _remember(self, environ, start_response, origin):
-        def remembering_start_response(status, headers, exc_info=None):
-            key = environ.get(CACHE_KEY_ENVIRON)
-            names = {name.lower() for name, _ in headers}
-            if key is not None and status.startswith("200 ") and exc_info is None and "set-cookie" not in names:
-                self.cache.attach_headers(key, origin, list(headers))
-            return start_response(status, headers, exc_info)
-
-        return remembering_start_response
+    def _ask_flask(self, environ, start_response, key, origin):
+        """A miss: Flask answers without the request's If-None-Match, so that even a polling
+        client's revalidation yields the full 200 to remember; the 304 is then derived from it
+        as a hit's would be. A 200 the view marked with this key, without cookies, is kept."""
+        unconditional = {name: value for name, value in environ.items() if name != "HTTP_IF_NONE_MATCH"}
+        started = []
+        chunks = self.wsgi_app(unconditional, lambda status, headers, exc_info=None: started.append((status, headers, exc_info)))
+        status, headers, exc_info = started[0]
+        if not status.startswith("200 ") or exc_info is not None:
+            start_response(status, headers, exc_info)
+            return chunks
+        try:
+            body = b"".join(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+        names = {name.lower() for name, _ in headers}
+        if unconditional.get(CACHE_KEY_ENVIRON) == key and "set-cookie" not in names:
+            self.cache.attach_response(key, origin, body, list(headers))
+        return answer(environ, start_response, body, headers)
