@@ -143,8 +143,9 @@ def register_functions_backend(app):
 
 
 def register_wsgi_middleware(app):
-    """Outermost first: ProxyFix sets scheme and client address, then the fast paths (front
-    page, signing form) see them, so they never answer a request Flask would redirect to HTTPS."""
+    """Outermost first: ProxyFix sets scheme and client address, then the fast paths (the signing
+    form; the front page and count reads) see them, so they never answer a request Flask would
+    redirect to HTTPS."""
     from app.blueprints.public.fast_path import FreshPageMiddleware
     from app.blueprints.public.fast_sign import FastSignMiddleware
 

@@ -1,8 +1,9 @@
 """A per-process cache of what the public pages (and the count API) showed last.
 
 Fresh for PAGE_CACHE_SECONDS (about a second, like a CDN max-age): anonymous visitors get the
-rendered HTML, or a petition's count, without touching Redis or Jinja. Kept for PAGE_STALE_SECONDS more so that when Redis
-is down a page can still be shown, marked as possibly out of date, instead of failing.
+rendered HTML, or a petition's count, without touching Redis or Jinja. Kept for
+PAGE_STALE_SECONDS more so that when Redis is down a page can still be shown, marked as possibly
+out of date, instead of failing.
 """
 import threading
 import time
