@@ -51,6 +51,12 @@ def test_detail_adds_body_and_owner(client, opened):
     assert body["signature_count"] == 2
 
 
+def test_the_server_sends_the_only_date_header(client, opened):
+    for path in ("/api/petitions", f"/api/petitions/{opened}", f"/api/petitions/{opened}/count"):
+        response = client.get(path)
+        assert response.status_code == 200 and "Date" not in response.headers, path
+
+
 def test_count_shape(client, opened):
     assert client.get(f"/api/petitions/{opened}/count").get_json() == {"id": opened, "signature_count": 2}
 

@@ -6,6 +6,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from werkzeug.test import Client
 
+from app.blueprints.public.fast_path import FreshPageMiddleware
+from app.blueprints.public.fast_sign import FastSignMiddleware
 from app.converters import MAX_ID
 from tests.helpers import create_draft, launch, register, sign
 from tests.integration.support import CacheClock, close_now, make_draft, make_open, make_user
@@ -31,8 +33,11 @@ def opened(app, owner):
 
 
 def flask_alone(app):
-    """A client of the Flask app under the fast-path middleware: Flask's own answers."""
-    return Client(app.wsgi_app.wsgi_app)
+    """A client of the Flask app under the fast-path middlewares: Flask's own answers."""
+    inner = app.wsgi_app
+    while isinstance(inner, (FastSignMiddleware, FreshPageMiddleware)):
+        inner = inner.wsgi_app
+    return Client(inner)
 
 
 def without_date(headers):

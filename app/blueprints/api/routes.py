@@ -17,7 +17,10 @@ def _cacheable(payload, max_age):
     response = jsonify(payload)
     response.headers["Cache-Control"] = f"public, max-age={max_age}"
     response.add_etag()
-    return response.make_conditional(request)
+    response = response.make_conditional(request)
+    # make_conditional adds a Date, and gunicorn (or Werkzeug's server) sends its own: one is enough.
+    del response.headers["Date"]
+    return response
 
 
 def _summary(doc):
