@@ -56,24 +56,16 @@ class Outbox:
 
     def ack(self, entry_ids, retention_ms=0):
         """Acknowledges persisted entries, then trims what is both acknowledged and older than
-        the retention window (kept for replays and audits)."""
+        the retention window (kept for replays and audits). Two round trips: the acknowledgement
+        and what the trim needs to know go in one pipeline."""
         with store_errors():
-            self.redis.xack(keys.OUTBOX, keys.OUTBOX_GROUP, *entry_ids)
-            self._trim(retention_ms)
-
-    def _trim(self, retention_ms):
-        now_ms = int(self.redis.time()[0]) * 1000
-        cutoff = now_ms - retention_ms
-        pending = self.redis.xpending(keys.OUTBOX, keys.OUTBOX_GROUP)
-        if pending["pending"]:
-            oldest_pending = int(pending["min"].split(b"-")[0])
-            cutoff = min(cutoff, oldest_pending)
-        else:
-            # Nothing pending: entries not yet delivered must survive too.
-            last = self.redis.xinfo_groups(keys.OUTBOX)
-            delivered = next(g["last-delivered-id"] for g in last if g["name"] == keys.OUTBOX_GROUP.encode())
-            cutoff = min(cutoff, int(delivered.split(b"-")[0]))
-        self.redis.xtrim(keys.OUTBOX, minid=cutoff)
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.xack(keys.OUTBOX, keys.OUTBOX_GROUP, *entry_ids)
+            pipe.time()
+            pipe.xpending(keys.OUTBOX, keys.OUTBOX_GROUP)
+            pipe.xinfo_groups(keys.OUTBOX)
+            _, now, pending, groups = pipe.execute()
+            self.redis.xtrim(keys.OUTBOX, minid=_trim_cutoff(now, pending, groups, retention_ms))
 
     def length(self):
         with store_errors():
@@ -95,3 +87,15 @@ class Outbox:
         """Every entry still in the stream, oldest first (replays and tests)."""
         with store_errors():
             return [_entry(i, f) for i, f in self.redis.xrange(keys.OUTBOX)]
+
+
+def _trim_cutoff(now, pending, groups, retention_ms):
+    """The stream id (milliseconds) below which entries may go: older than the retention window,
+    and neither pending nor still undelivered."""
+    cutoff = int(now[0]) * 1000 - retention_ms
+    if pending["pending"]:
+        return min(cutoff, int(pending["min"].split(b"-")[0]))
+    # Nothing pending: entries not yet delivered must survive too.
+    delivered = next(g["last-delivered-id"] for g in groups if g["name"] == keys.OUTBOX_GROUP.encode())
+    return min(cutoff, int(delivered.split(b"-")[0]))
+

@@ -8,6 +8,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.dialects.mssql import pyodbc as mssql_pyodbc
+from sqlalchemy.dialects.postgresql import psycopg2 as postgresql_psycopg2
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from app.extensions import db
@@ -32,14 +33,16 @@ class _EmptyResult:
 
 
 class RecordingSession:
-    """Stands in for a Session bound to SQL Server: keeps each statement the repository builds so
-    it can be compiled for that dialect. No server is needed, none is available here."""
+    """Stands in for a Session bound to SQL Server (or another dialect): keeps each statement the
+    repository builds so it can be compiled for that dialect. No server is needed, none is
+    available here."""
 
-    def __init__(self):
+    def __init__(self, dialect=MSSQL):
         self.statements = []
+        self.dialect = dialect
 
     def get_bind(self, *args, **kwargs):
-        return SimpleNamespace(dialect=MSSQL)
+        return SimpleNamespace(dialect=self.dialect)
 
     def execute(self, statement, params=None):
         self.statements.append(statement)
@@ -57,15 +60,15 @@ class RecordingSession:
         return contextlib.nullcontext()
 
 
-def mssql_sql(statement):
-    return str(statement.compile(dialect=MSSQL, compile_kwargs={"render_postcompile": True}))
+def compiled(statement, dialect):
+    return str(statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True}))
 
 
-def recorded(call):
-    session = RecordingSession()
+def recorded(call, dialect=MSSQL):
+    session = RecordingSession(dialect)
     call(session)
     assert session.statements
-    return [mssql_sql(s) for s in session.statements]
+    return [compiled(s, dialect) for s in session.statements]
 
 
 @pytest.mark.parametrize("table", TABLES, ids=lambda t: t.name)
@@ -127,6 +130,17 @@ def test_signature_insert_path_uses_no_postgres_or_row_value_syntax():
     for sql in statements:
         assert "ON CONFLICT" not in sql and "RETURNING" not in sql
         assert "(signatures.petition_id, signatures.user_id) IN" not in sql
+
+
+def test_postgresql_without_psycopg_takes_the_portable_insert_path():
+    """The one-statement insert binds psycopg's binary arrays; any other driver gets the
+    lookups and plain INSERT that work everywhere."""
+    rows = [{"petition_id": 1, "user_id": u, "signed_at": NOW} for u in range(3)]
+    *lookups, insert = recorded(
+        lambda s: SignatureRepository(s).insert_ignoring_duplicates(rows), postgresql_psycopg2.dialect()
+    )
+    assert len(lookups) == 1 and lookups[0].startswith("SELECT")
+    assert insert.startswith("INSERT INTO signatures (") and "unnest" not in insert
 
 
 def test_reads_for_rebuild_and_owner_pages_compile():
