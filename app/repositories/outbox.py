@@ -98,4 +98,3 @@ def _trim_cutoff(now, pending, groups, retention_ms):
     # Nothing pending: entries not yet delivered must survive too.
     delivered = next(g["last-delivered-id"] for g in groups if g["name"] == keys.OUTBOX_GROUP.encode())
     return min(cutoff, int(delivered.split(b"-")[0]))
-
