@@ -86,12 +86,13 @@ def _open_commands(docs):
 def _merge_commands(part, score_sha):
     """One chunk of the bulk load: the petitions, their signers (added, never replaced), then
     their ranking scores from the merged sets."""
-    yield from _open_commands([doc for doc, _ in part])
+    commands = _open_commands([doc for doc, _ in part])
     for doc, signer_ids in part:
         for start in range(0, len(signer_ids), 10_000):
-            yield ("SADD", keys.signers(doc["id"]), *signer_ids[start : start + 10_000])
+            commands.append(("SADD", keys.signers(doc["id"]), *signer_ids[start : start + 10_000]))
     ids = [doc["id"] for doc, _ in part]
-    yield ("EVALSHA", score_sha, len(ids) + 1, keys.OPEN_BY_SIGNATURES, *map(keys.signers, ids), *ids)
+    commands.append(("EVALSHA", score_sha, len(ids) + 1, keys.OPEN_BY_SIGNATURES, *map(keys.signers, ids), *ids))
+    return commands
 
 
 def _summary_json(doc):
@@ -150,21 +151,22 @@ class OpenPetitionStore:
         with store_errors():
             score_sha = self.redis.script_load(SCORE_SCRIPT)
             parts = iter(lambda: list(itertools.islice(items, chunk)), [])
-            self._stream(command for part in parts for command in _merge_commands(part, score_sha))
+            self._stream(_merge_commands(part, score_sha) for part in parts)
 
-    def _stream(self, commands):
-        """Sends the commands on one connection as they are built and reads the replies at the
-        end, so Redis applies one chunk while the next is serialised. Packed by hiredis straight
-        from the arguments: redis-py's per-argument checks on top cost as much as the packing."""
+    def _stream(self, batches):
+        """Sends each batch of commands on one connection before reading the previous batch's
+        replies, so Redis applies one batch while the next is serialised, and no reply waits
+        longer than one batch takes (the socket timeout still applies). Packed by hiredis
+        straight from the arguments: redis-py's per-argument checks cost as much again."""
         pool = self.redis.connection_pool
         connection = pool.get_connection()
         try:
-            sent = 0
-            for command in commands:
-                connection.send_packed_command([hiredis.pack_command(command)], check_health=False)
-                sent += 1
-            for _ in range(sent):
-                connection.read_response()  # raises on the first error reply
+            owed = 0
+            for commands in itertools.chain(batches, [[]]):
+                connection.send_packed_command([hiredis.pack_command(c) for c in commands], check_health=False)
+                for _ in range(owed):
+                    connection.read_response()  # raises on the first error reply
+                owed = len(commands)
         except BaseException:
             connection.disconnect()  # replies may be left unread on it
             raise
