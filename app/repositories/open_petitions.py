@@ -1,8 +1,10 @@
-"""Open petitions in Redis: documents, the three sort indexes, signer sets and the signing script."""
+"""Open petitions in Redis: documents and their list summaries, the three sort indexes, signer
+sets and the signing script."""
 import contextlib
 import itertools
 from dataclasses import dataclass
 
+import hiredis
 import orjson
 import redis
 
@@ -60,11 +62,19 @@ end
 return {added, count}
 """
 
-# Sets each petition's ranking score to its signer count, for a whole chunk in one command.
+# Sets each petition's ranking score to its signer count, for a whole chunk in one call.
 # KEYS[1] is the by-signatures index; KEYS[i + 1] is the signer set of petition ARGV[i].
+# The scores go in as ZADDs of up to 500 pairs (within Lua's unpack limit): one ZADD per
+# petition cost more than the rest of the bulk load.
 SCORE_SCRIPT = """
+local batch = {}
 for i, pid in ipairs(ARGV) do
-  redis.call('ZADD', KEYS[1], redis.call('SCARD', KEYS[i + 1]), pid)
+  batch[#batch + 1] = redis.call('SCARD', KEYS[i + 1])
+  batch[#batch + 1] = pid
+  if #batch == 1000 or i == #ARGV then
+    redis.call('ZADD', KEYS[1], unpack(batch))
+    batch = {}
+  end
 end
 return #ARGV
 """
@@ -78,6 +88,50 @@ return 0
 """
 
 SIGN_NEW, SIGN_ALREADY, SIGN_NOT_OPEN, SIGN_PAST_DEADLINE, SIGN_RATE_LIMITED, SIGN_SESSION_ENDED = 1, 0, -1, -2, -3, -4
+
+# What list pages show of a petition (app/templates/public/_list.html and the list API's
+# LIST_FIELDS), kept beside the full document so a page reads a few bytes per petition, not
+# the body.
+SUMMARY_FIELDS = ("id", "title", "state", "launched_at", "closes_at")
+
+
+def _open_commands(docs):
+    """The writes that make petitions open and listed, documents and summaries before the
+    indexes that lead readers to them (the bulk load is not one transaction)."""
+    return [
+        ("MSET", *itertools.chain.from_iterable((keys.petition_doc(d["id"]), orjson.dumps(d)) for d in docs)),
+        ("HSET", keys.OPEN_SUMMARIES, *itertools.chain.from_iterable((d["id"], _summary_json(d)) for d in docs)),
+        ("ZADD", keys.OPEN_BY_NEWEST, *itertools.chain.from_iterable((d["launched_ts"], d["id"]) for d in docs)),
+        ("ZADD", keys.OPEN_BY_CLOSING, *itertools.chain.from_iterable((d["closes_ts"], d["id"]) for d in docs)),
+        ("HSET", keys.OPEN_TITLES, *itertools.chain.from_iterable((d["id"], d["title"].casefold()) for d in docs)),
+    ]
+
+
+def _merge_commands(part, score_sha):
+    """One chunk of the bulk load: the petitions, their signers (added, never replaced), then
+    their ranking scores from the merged sets."""
+    commands = _open_commands([doc for doc, _ in part])
+    for doc, signer_ids in part:
+        for start in range(0, len(signer_ids), 10_000):
+            commands.append(("SADD", keys.signers(doc["id"]), *signer_ids[start : start + 10_000]))
+    ids = [doc["id"] for doc, _ in part]
+    commands.append(("EVALSHA", score_sha, len(ids) + 1, keys.OPEN_BY_SIGNATURES, *map(keys.signers, ids), *ids))
+    return commands
+
+
+def _summary_json(doc):
+    return orjson.dumps({field: doc[field] for field in SUMMARY_FIELDS})
+
+
+def _with_counts(raw_summaries, counts):
+    items = []
+    for raw, count in zip(raw_summaries, counts):
+        if raw is None:  # closed between the two reads
+            continue
+        item = orjson.loads(raw)
+        item["signature_count"] = int(count or 0)
+        items.append(item)
+    return items
 
 
 @contextlib.contextmanager
@@ -93,7 +147,7 @@ def store_errors():
 
 @dataclass(frozen=True)
 class OpenPage:
-    items: list  # petition documents with "signature_count" added
+    items: list  # petition summaries (SUMMARY_FIELDS) with "signature_count" added
     total: int
 
 
@@ -102,38 +156,46 @@ class OpenPetitionStore:
         self.redis = client
         self._sign = client.register_script(SIGN_SCRIPT)
         self._release_lock = client.register_script(RELEASE_LOCK_SCRIPT)
-        self._score = client.register_script(SCORE_SCRIPT)
 
     # -- writes -------------------------------------------------------------------------------
     def put_open(self, doc):
-        """Writes a newly launched petition (document and indexes) atomically."""
+        """Writes a newly launched petition (document, summary and indexes) atomically."""
         with store_errors():
             pipe = self.redis.pipeline(transaction=True)
-            self._queue_open(pipe, [doc])
+            for command in _open_commands([doc]):
+                pipe.execute_command(*command)
             pipe.zadd(keys.OPEN_BY_SIGNATURES, {doc["id"]: 0}, nx=True)
             pipe.execute()
 
     def merge_many(self, docs_with_signers, chunk=2000):
-        """Bulk load for the rebuild, `chunk` petitions per round trip, each index written with
-        one multi-member command. Signers are added to whatever the sets already hold (never
-        removed), so a rebuild cannot lose a signature Redis has and SQL does not yet."""
+        """Bulk load for the rebuild, each index written with one multi-member command per
+        `chunk` petitions. Signers are added to whatever the sets already hold (never removed),
+        so a rebuild cannot lose a signature Redis has and SQL does not yet."""
         items = iter(docs_with_signers)
         with store_errors():
-            while part := list(itertools.islice(items, chunk)):
-                pipe = self.redis.pipeline(transaction=False)
-                self._queue_open(pipe, [doc for doc, _ in part])
-                for doc, signer_ids in part:
-                    for start in range(0, len(signer_ids), 10_000):
-                        pipe.sadd(keys.signers(doc["id"]), *signer_ids[start : start + 10_000])
-                ids = [doc["id"] for doc, _ in part]
-                self._score(keys=[keys.OPEN_BY_SIGNATURES, *map(keys.signers, ids)], args=ids, client=pipe)
-                pipe.execute()
+            score_sha = self.redis.script_load(SCORE_SCRIPT)
+            parts = iter(lambda: list(itertools.islice(items, chunk)), [])
+            self._stream(_merge_commands(part, score_sha) for part in parts)
 
-    def _queue_open(self, pipe, docs):
-        pipe.mset({keys.petition_doc(doc["id"]): orjson.dumps(doc) for doc in docs})
-        pipe.zadd(keys.OPEN_BY_NEWEST, {doc["id"]: doc["launched_ts"] for doc in docs})
-        pipe.zadd(keys.OPEN_BY_CLOSING, {doc["id"]: doc["closes_ts"] for doc in docs})
-        pipe.hset(keys.OPEN_TITLES, mapping={doc["id"]: doc["title"].casefold() for doc in docs})
+    def _stream(self, batches):
+        """Sends each batch of commands on one connection before reading the previous batch's
+        replies, so Redis applies one batch while the next is serialised, and no reply waits
+        longer than one batch takes (the socket timeout still applies). Packed by hiredis
+        straight from the arguments: redis-py's per-argument checks cost as much again."""
+        pool = self.redis.connection_pool
+        connection = pool.get_connection()
+        try:
+            owed = 0
+            for commands in itertools.chain(batches, [[]]):
+                connection.send_packed_command([hiredis.pack_command(c) for c in commands], check_health=False)
+                for _ in range(owed):
+                    connection.read_response()  # raises on the first error reply
+                owed = len(commands)
+        except BaseException:
+            connection.disconnect()  # replies may be left unread on it
+            raise
+        finally:
+            pool.release(connection)
 
     def stop_signing(self, petition_id):
         """Refuses new signatures from now on (the signing script checks this index first);
@@ -148,6 +210,7 @@ class OpenPetitionStore:
             for index in (keys.OPEN_BY_SIGNATURES, keys.OPEN_BY_NEWEST, keys.OPEN_BY_CLOSING):
                 pipe.zrem(index, petition_id)
             pipe.hdel(keys.OPEN_TITLES, petition_id)
+            pipe.hdel(keys.OPEN_SUMMARIES, petition_id)
             pipe.delete(keys.petition_doc(petition_id), keys.signers(petition_id))
             pipe.execute()
 
@@ -229,6 +292,7 @@ class OpenPetitionStore:
             return bool(self.redis.sismember(keys.signers(petition_id), user_id))
 
     def page(self, sort, page, page_size, query=None):
+        """One page of open petitions as summaries with their live counts."""
         index, descending = SORT_INDEXES[sort]
         start = (page - 1) * page_size
         with store_errors():
@@ -240,7 +304,7 @@ class OpenPetitionStore:
                 pipe.zrange(index, start, start + page_size - 1, desc=descending)
                 pipe.zcard(index)
                 ids, total = pipe.execute()
-            return OpenPage(items=self._documents(ids), total=total)
+            return OpenPage(items=self._summaries(ids), total=total)
 
     def _search(self, index, descending, query):
         """Ids of open petitions whose title holds every word of the query, in sort order."""
@@ -254,21 +318,13 @@ class OpenPetitionStore:
         ranked.sort(key=lambda pair: (pair[0], pair[1]), reverse=descending)
         return [pid for _, pid in ranked]
 
-    def _documents(self, ids):
+    def _summaries(self, ids):
         if not ids:
             return []
         pipe = self.redis.pipeline(transaction=False)
-        pipe.mget([keys.petition_doc(int(pid)) for pid in ids])
+        pipe.hmget(keys.OPEN_SUMMARIES, ids)
         pipe.zmscore(keys.OPEN_BY_SIGNATURES, ids)
-        raws, counts = pipe.execute()
-        docs = []
-        for raw, count in zip(raws, counts):
-            if raw is None:  # closed between the two reads
-                continue
-            doc = orjson.loads(raw)
-            doc["signature_count"] = int(count or 0)
-            docs.append(doc)
-        return docs
+        return _with_counts(*pipe.execute())
 
     def open_ids(self):
         with store_errors():

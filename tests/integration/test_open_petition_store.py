@@ -1,6 +1,7 @@
 """OpenPetitionStore on the real Redis: the signing script, rankings, sorts, pages, search, counts."""
 from datetime import datetime, timedelta, timezone
 
+import orjson
 import pytest
 
 from app.repositories import redis_keys as keys
@@ -85,6 +86,7 @@ def test_removed_petition_can_no_longer_be_signed_and_leaves_no_keys(store, redi
     for index in (keys.OPEN_BY_SIGNATURES, keys.OPEN_BY_NEWEST, keys.OPEN_BY_CLOSING):
         assert redis_client.zscore(index, 1) is None
     assert not redis_client.hexists(keys.OPEN_TITLES, 1)
+    assert not redis_client.hexists(keys.OPEN_SUMMARIES, 1)
     assert not redis_client.exists(keys.petition_doc(1), keys.signers(1))
 
 
@@ -141,6 +143,22 @@ def test_sign_many_runs_the_script_for_each_pair(store, redis_client):
 
 
 # -- reads -----------------------------------------------------------------------------------
+def test_launch_writes_a_summary_that_list_pages_read_with_the_live_count(store, redis_client):
+    doc = put(store, 4, title="Plant more trees in towns")
+    store.sign(4, 1, now_ts())
+    summary = {"id": 4, "title": "Plant more trees in towns", "state": "open",
+               "launched_at": doc["launched_at"], "closes_at": doc["closes_at"]}
+    assert orjson.loads(redis_client.hget(keys.OPEN_SUMMARIES, 4)) == summary
+    for query in (None, "trees"):  # the page script and the search path
+        assert store.page("signatures", 1, 50, query).items == [{**summary, "signature_count": 1}]
+
+
+def test_petition_closed_between_the_index_and_summary_reads_is_left_out(three, redis_client):
+    redis_client.hdel(keys.OPEN_SUMMARIES, 2)  # what remove_open does after a reader found the id
+    for query in (None, "petition"):
+        assert [d["id"] for d in three.page("signatures", 1, 50, query).items] == [1, 3]
+
+
 def test_get_returns_the_document_with_the_live_count(store):
     doc = put(store, 3, title="Plant more trees in towns")
     store.sign(3, 1, now_ts())

@@ -19,6 +19,7 @@ def snapshot(redis):
     """Everything Redis holds about open petitions (not the outbox, locks or markers)."""
     state = {index: redis.zrange(index, 0, -1, withscores=True) for index in OPEN_KEYS}
     state["titles"] = redis.hgetall(keys.OPEN_TITLES)
+    state["summaries"] = redis.hgetall(keys.OPEN_SUMMARIES)
     for key in redis.scan_iter("petition:*"):
         kind = redis.type(key)
         state[key] = redis.smembers(key) if kind == b"set" else redis.get(key)

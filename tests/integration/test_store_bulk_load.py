@@ -1,4 +1,8 @@
 """OpenPetitionStore.merge_many: the rebuild's bulk path writes the same state as launches do."""
+import pytest
+import redis
+
+from app.repositories import redis_keys as keys
 from app.repositories.open_petitions import OpenPetitionStore
 
 
@@ -24,3 +28,40 @@ def test_merge_many_writes_documents_indexes_and_adds_to_existing_signers(redis_
     assert store.get(2)["title"] == "Petition number 2 about trees"
     assert store.has_signed(2, 99)
     assert store.sign(1, 50, 1_780_000_100) == (1, 2)
+
+
+def test_bulk_load_writes_the_same_summaries_and_indexes_as_launches(redis_client):
+    store = OpenPetitionStore(redis_client)
+    docs = [_doc(pid, f"Petition number {pid}") for pid in (1, 2, 3)]
+    for doc in docs:
+        store.put_open(doc)
+    launched = {key: _contents(redis_client, key) for key in keys.OPEN_INDEXES}
+    redis_client.flushdb()
+    store.merge_many([(doc, []) for doc in docs])
+    assert {key: _contents(redis_client, key) for key in keys.OPEN_INDEXES} == launched
+    assert len(launched[keys.OPEN_SUMMARIES]) == 3
+
+
+def test_ranking_scores_are_right_across_script_batches_and_chunks(redis_client):
+    """More petitions per chunk than one ZADD inside the scoring script takes (500)."""
+    store = OpenPetitionStore(redis_client)
+    docs = [(_doc(pid, f"Petition {pid}"), list(range(pid % 7))) for pid in range(1, 1_203)]
+    store.merge_many(docs, chunk=1_100)
+    scores = dict(redis_client.zrange(keys.OPEN_BY_SIGNATURES, 0, -1, withscores=True))
+    assert {int(pid): int(score) for pid, score in scores.items()} == {pid: pid % 7 for pid in range(1, 1_203)}
+
+
+def test_a_failed_bulk_load_raises_and_leaves_the_client_usable(redis_client):
+    store = OpenPetitionStore(redis_client)
+    redis_client.set(keys.OPEN_BY_NEWEST, "not a sorted set")
+    with pytest.raises(redis.exceptions.ResponseError):
+        store.merge_many([(_doc(pid, f"Petition {pid}"), [pid]) for pid in (1, 2, 3)])
+    redis_client.delete(keys.OPEN_BY_NEWEST)
+    store.merge_many([(_doc(4, "Petition 4"), [9])])  # replies of the failed load are not read as these
+    assert [(d["id"], d["signature_count"]) for d in store.page("newest", 1, 10).items] == [(4, 1)]
+
+
+def _contents(redis_client, key):
+    if redis_client.type(key) == b"zset":
+        return redis_client.zrange(key, 0, -1, withscores=True)
+    return redis_client.hgetall(key)
