@@ -26,10 +26,16 @@ CACHE_KEY_ENVIRON = "petitions.page_cache_key"
 COUNT_PATH = re.compile(rf"/api/petitions/({PetitionIdConverter.regex})/count")
 
 
+# The front page without a query, the most requested page of all: its key parsed once.
+PLAIN_INDEX_KEY = ("index", parse_list_query(MultiDict()))
+
+
 def index_key(environ):
     """The render cache key for the front page with this environ's list query, or None."""
     if environ.get("PATH_INFO") != "/":
         return None
+    if not environ.get("QUERY_STRING"):
+        return PLAIN_INDEX_KEY
     try:
         return ("index", parse_list_query(MultiDict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))))
     except InvalidInput:
