@@ -35,6 +35,15 @@ def petition_id(app):
     return make_open(app, make_user(app, "owner@example.com"))
 
 
+@pytest.fixture
+def fast_signer(app, petition_id):
+    """A second signer, signed in, with the petition page's CSRF token, after Flask has answered
+    a first signature (so the fast path holds Flask's headers and takes this signer's posts)."""
+    post_sign(signer(app, "first@example.com"), petition_id)
+    client = signer(app, "second@example.com")
+    return client, csrf_token(client, f"/petitions/{petition_id}")
+
+
 def signer(app, email, user_agent="browser"):
     client = app.test_client()
     client.environ_base["HTTP_USER_AGENT"] = user_agent
@@ -54,6 +63,11 @@ def page_text(client, petition_id):
 def user_id_of(app, email):
     with app.app_context():
         return UserRepository(db.session).by_email(email).id
+
+
+def attempts_counted(app, email):
+    """The signing attempts the per-user limit has counted for this user."""
+    return int(app.extensions["redis"].get(keys.sign_rate("user", user_id_of(app, email))))
 
 
 def cookie_attributes(response):
@@ -121,10 +135,8 @@ def test_a_second_signature_by_the_fast_path_is_refused_kindly(app, petition_id,
         ("another user agent than at login", 303, True),
     ],
 )
-def test_anything_unusual_is_left_to_flask(app, petition_id, sign_posts, case, expected_status, signs):
-    post_sign(signer(app, "first@example.com"), petition_id)  # Flask's first answer
-    client = signer(app, "second@example.com")
-    token = csrf_token(client, f"/petitions/{petition_id}")
+def test_anything_unusual_is_left_to_flask(app, petition_id, sign_posts, fast_signer, case, expected_status, signs):
+    client, token = fast_signer
     path, data = f"/petitions/{petition_id}/sign", {"csrf_token": token}
     if case == "no CSRF token":
         data = {}
@@ -145,10 +157,8 @@ def test_anything_unusual_is_left_to_flask(app, petition_id, sign_posts, case, e
     assert count(app, petition_id) == (2 if signs else 1)
 
 
-def test_a_logged_out_cookie_signs_nothing(app, petition_id, sign_posts):
-    post_sign(signer(app, "first@example.com"), petition_id)
-    client = signer(app, "second@example.com")
-    token = csrf_token(client, f"/petitions/{petition_id}")
+def test_a_logged_out_cookie_signs_nothing(app, petition_id, fast_signer):
+    client, token = fast_signer
     old_cookie = client.get_cookie("session").value
     logout(client)
     elsewhere = app.test_client()
@@ -163,35 +173,28 @@ def test_a_logged_out_cookie_signs_nothing(app, petition_id, sign_posts):
     assert count(app, petition_id) == 1
 
 
-def test_rate_limit_refusals_are_flasks_and_counted_once(app, petition_id, sign_posts):
-    post_sign(signer(app, "first@example.com"), petition_id)
-    client = signer(app, "second@example.com")
+def test_rate_limit_refusals_are_flasks_and_counted_once(app, petition_id, fast_signer):
+    client, _ = fast_signer
     statuses = [post_sign(client, petition_id).status_code for _ in range(4)]
     assert statuses == [303, 303, 303, 429]
     refused = post_sign(client, petition_id)
     assert refused.status_code == 429
     assert refused.headers["Retry-After"] == "60"
     assert "Too many attempts" in refused.get_data(as_text=True)
-    user_id = user_id_of(app, "second@example.com")
-    assert int(app.extensions["redis"].get(keys.sign_rate("user", user_id))) == 5
+    assert attempts_counted(app, "second@example.com") == 5
 
 
-def test_closed_and_unknown_petitions_get_flasks_answers(app, petition_id, sign_posts):
-    post_sign(signer(app, "first@example.com"), petition_id)
-    client = signer(app, "second@example.com")
-    token = csrf_token(client, f"/petitions/{petition_id}")
+def test_closed_and_unknown_petitions_get_flasks_answers(app, petition_id, fast_signer):
+    client, token = fast_signer
     assert post_sign(client, 99999, token=token).status_code == 404
     close_now(app, petition_id, datetime.now(timezone.utc), 1)
     closed = post_sign(client, petition_id, token=token)
     assert closed.status_code == 409
-    user_id = user_id_of(app, "second@example.com")
-    assert int(app.extensions["redis"].get(keys.sign_rate("user", user_id))) == 2
+    assert attempts_counted(app, "second@example.com") == 2
 
 
-def test_a_store_outage_on_the_fast_path_is_a_503_not_recorded(app, petition_id, sign_posts):
-    post_sign(signer(app, "first@example.com"), petition_id)
-    client = signer(app, "second@example.com")
-    token = csrf_token(client, f"/petitions/{petition_id}")
+def test_a_store_outage_on_the_fast_path_is_a_503_not_recorded(app, petition_id, fast_signer):
+    client, token = fast_signer
     fast_sign = app.extensions["fast_sign"]
     fast_sign.store = OpenPetitionStore(make_redis("redis://127.0.0.1:9/0", 0.2))  # nothing listens
 
