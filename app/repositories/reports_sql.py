@@ -31,6 +31,16 @@ class NotificationRepository:
             select(Notification).where(Notification.petition_id == petition_id, Notification.kind == kind)
         )
 
+    def get_locked(self, petition_id, kind):
+        """The notification as stored now, its row locked until this transaction ends, so only
+        one process at a time can be sending it."""
+        return self.session.scalar(
+            select(Notification)
+            .where(Notification.petition_id == petition_id, Notification.kind == kind)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+
     def add(self, notification):
         """Adds the notification unless one of the same kind exists; returns the stored one."""
         try:

@@ -36,12 +36,18 @@ class NotificationService:
             notification = self.notifications.add(self._compose(petition))
             self.session.commit()
         if self.mailer is not None and notification.emailed_at is None:
-            owner = self.users.get(petition.owner_id)
-            if owner is not None:
-                self.mailer.send(owner.email, notification.subject, notification.body)
-                notification.emailed_at = self.clock()
-                self.session.commit()
+            self._email_once(petition, notification)
         return notification
+
+    def _email_once(self, petition, notification):
+        """Two closes racing (the sweep and a timer) must not both send: the row lock makes the
+        second wait, then see it sent."""
+        notification = self.notifications.get_locked(petition.id, notification.kind)
+        owner = self.users.get(petition.owner_id)
+        if notification.emailed_at is None and owner is not None:
+            self.mailer.send(owner.email, notification.subject, notification.body)
+            notification.emailed_at = self.clock()
+        self.session.commit()  # releases the lock
 
     def _compose(self, petition):
         report = self.reports.get(petition.id)

@@ -1,5 +1,8 @@
 """With SMTP_URL set, the owner of a closed petition gets one email (a local SMTP server
 receives it); without it, only the notification record is written."""
+import asyncio
+import threading
+
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -8,6 +11,7 @@ from app.extensions import db
 from app.repositories.petitions_sql import PetitionRepository
 from app.services.petitions import PetitionService
 from config.settings import TestConfig as BaseTestConfig
+from tests.integration.support import close_now, make_open, make_user
 
 SMTP_PORT = 5312
 
@@ -53,3 +57,37 @@ def test_owner_is_emailed_once_when_the_petition_closes(app, inbox, clock):
     assert recipients == ["olive@example.com"]
     assert "Subject: Your petition has closed" in content
     assert "has closed with 0 signatures" in content
+
+
+class SlowInbox(Inbox):
+    """Takes a while to accept each message, so two senders overlap."""
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's naming)
+        await asyncio.sleep(0.3)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_two_closes_racing_send_one_email(app, clock):
+    handler = SlowInbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=SMTP_PORT)
+    controller.start()
+    try:
+        owner = make_user(app, "olive@example.com")
+        petition_id = make_open(app, owner, "Light the canal towpath at night", days=1)
+        close_now(app, petition_id, clock(), 0)
+        start = threading.Barrier(2)
+
+        def notify():
+            with app.app_context():
+                start.wait()
+                wiring.services().notifications().notify_closed(petition_id)
+
+        workers = [threading.Thread(target=notify) for _ in range(2)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(10)
+    finally:
+        controller.stop()
+    assert len(handler.messages) == 1
+    assert handler.messages[0][0] == ["olive@example.com"]
