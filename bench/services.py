@@ -98,9 +98,11 @@ def gunicorn(target, env, port_range, extra_args=()):
 
 
 def ensure_database(url):
+    """Creates the PostgreSQL database `url` names if it does not exist (the bench's and the
+    test suite's own databases; the name is checked because it is quoted into the statement)."""
     url = make_url(url)
     if not re.fullmatch(r"[A-Za-z0-9_]+", url.database or ""):
-        raise ValueError(f"unexpected bench database name {url.database!r}")
+        raise ValueError(f"unexpected database name {url.database!r}")
     admin = f"host={url.host} port={url.port or 5432} user={url.username} dbname=postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (url.database,)).fetchone():
@@ -109,8 +111,8 @@ def ensure_database(url):
 
 def app_env(redis_url, database_url, users_database_url):
     """The environment of a production process pointed at the bench's servers. The per-IP sign
-    limit is raised because every simulated signer comes from 127.0.0.1; the limiter still runs,
-    so its cost is in every figure. HTTPS is on (requests say X-Forwarded-Proto: https, as behind
+    limit is raised because every simulated signer comes from 127.0.0.1; the signing script still
+    counts both limits, so their cost is in every figure. HTTPS is on (requests say X-Forwarded-Proto: https, as behind
     the TLS proxy production runs behind)."""
     return {
         "APP_ENV": "production",

@@ -4,17 +4,15 @@ Databases come from TEST_DATABASE_URL / TEST_USERS_DATABASE_URL / TEST_REDIS_URL
 config.TestConfig). They are created if missing and migrated once per run; every test starts
 from empty tables and an empty Redis database.
 """
-import re
 from datetime import datetime, timedelta, timezone
 
-import psycopg
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from app.extensions import db
 from app.factory import create_app
+from bench.services import ensure_database
 from config import TestConfig
 
 
@@ -30,17 +28,6 @@ class Clock:
     def advance(self, **delta):
         self.now += timedelta(**delta)
         return self.now
-
-
-def _ensure_database(url):
-    url = make_url(url)
-    if not re.fullmatch(r"[A-Za-z0-9_]+", url.database or ""):
-        raise ValueError(f"unexpected test database name {url.database!r}")
-    admin = f"host={url.host} port={url.port or 5432} user={url.username} dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (url.database,)).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{url.database}"')
 
 
 def _reset_schema(engine):
@@ -59,7 +46,7 @@ def migrated_databases():
     """Creates the test databases if needed and runs every migration on a clean schema."""
     config = TestConfig()
     for url in (config.SQLALCHEMY_DATABASE_URI, config.SQLALCHEMY_BINDS["users"]):
-        _ensure_database(url)
+        ensure_database(url)
     app = create_app(config)
     with app.app_context():
         for engine in db.engines.values():

@@ -38,4 +38,4 @@ def test_functions_config_with_everything_set(env):
         env.setenv(name, value)
     config = load_config("functions")
     assert config.ENV_NAME == "functions" and config.SITE_ORIGIN == NEEDED["SITE_ORIGIN"]
-    assert config.RATELIMIT_STORAGE_URI == NEEDED["REDIS_URL"]  # signing limits live in Redis too
+    assert config.RATELIMIT_STORAGE_URI == NEEDED["REDIS_URL"]  # the same limiter settings as the web app
