@@ -30,6 +30,12 @@ COUNT_PATH = re.compile(rf"/api/petitions/({PetitionIdConverter.regex})/count")
 PLAIN_INDEX_KEY = ("index", parse_list_query(MultiDict()))
 
 
+def response_origin(environ):
+    """What a remembered answer is kept per: scheme and host, since Flask's answer (the HTTPS
+    redirect, HSTS) depends on them."""
+    return environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST")
+
+
 def index_key(environ):
     """The render cache key for the front page with this environ's list query, or None."""
     if environ.get("PATH_INFO") != "/":
@@ -98,7 +104,7 @@ class FreshPageMiddleware:
         key = fast_path_key(environ)
         if key is None:
             return self.wsgi_app(environ, start_response)
-        origin = (environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"))
+        origin = response_origin(environ)
         hit = self.cache.fresh_response(key, origin)
         if hit is not None:
             return answer(environ, start_response, *hit)

@@ -29,6 +29,7 @@ from werkzeug.utils import redirect
 from werkzeug.wrappers import Request
 from werkzeug.wsgi import get_host
 
+from app.blueprints.public.fast_path import response_origin
 from app.converters import MAX_ID
 from app.domain.errors import StoreUnavailable
 from app.repositories.open_petitions import SIGN_ALREADY, SIGN_NEW, SIGN_SESSION_ENDED
@@ -94,7 +95,7 @@ class FastSignMiddleware:
         match = SIGN_PATH.fullmatch(environ.get("PATH_INFO", ""))
         if match is None or environ.get("REQUEST_METHOD") != "POST" or not self.enabled:
             return self.wsgi_app(environ, start_response)
-        origin = (environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"))
+        origin = response_origin(environ)
         headers = self.headers.get(origin)
         petition_id = int(match.group(1))
         signer = self._signer(environ) if headers is not None and petition_id <= MAX_ID else None
