@@ -11,6 +11,9 @@ from app.repositories.open_petitions import (
 )
 
 RATE_LIMITED = "Too many attempts. Please wait a minute and try again."
+# What a signature did, as the thank-you redirect's `signed=` query names it: the petition page
+# thanks the signer from it, so the answer leaves the session cookie alone.
+SIGNED_NEW, SIGNED_AGAIN = "new", "again"
 
 
 @dataclass(frozen=True)
@@ -19,13 +22,19 @@ class SignResult:
     new: bool  # False: this person had already signed
     signature_count: int
 
+    @property
+    def outcome(self):
+        return SIGNED_NEW if self.new else SIGNED_AGAIN
 
-def thank_you(result):
-    """What the signer reads after the form post."""
-    if not result.new:
+
+def thank_you(outcome, count):
+    """(category, message) the petition page shows a signer after the form post, or None when
+    `outcome` is not one of SIGNED_NEW, SIGNED_AGAIN."""
+    if outcome == SIGNED_AGAIN:
         return "info", "You have already signed this petition. Each person can sign once."
-    count = result.signature_count
-    return "success", f"Thank you for signing. This petition now has {count:,} signature{'' if count == 1 else 's'}."
+    if outcome == SIGNED_NEW:
+        return "success", f"Thank you for signing. This petition now has {count:,} signature{'' if count == 1 else 's'}."
+    return None
 
 
 class SigningService:

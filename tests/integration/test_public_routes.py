@@ -242,6 +242,19 @@ def test_signing_records_one_signature_and_says_thank_you(app, client, owner, si
     assert redis_client.xlen(keys.OUTBOX) == 1
 
 
+def test_the_thank_you_is_only_for_someone_who_signed(app, client, owner, signer):
+    petition_id = make_open(app, owner)
+    thanked = f"/petitions/{petition_id}?signed=new"
+    assert "Thank you for signing" not in client.get(thanked).get_data(as_text=True)
+    assert "Thank you for signing" not in app.test_client().get(thanked).get_data(as_text=True)
+    answer = sign(client, petition_id)
+    assert answer.headers["Location"] == thanked
+    assert "Set-Cookie" not in answer.headers  # nothing to carry: the page reads the query
+    assert "Thank you for signing" in client.get(thanked).get_data(as_text=True)
+    shown = client.get(f"/petitions/{petition_id}?signed=%3Cb%3E").get_data(as_text=True)
+    assert "Thank you" not in shown and "already signed" not in shown and "<b>" not in shown
+
+
 def test_signing_twice_says_already_signed_and_changes_nothing(app, client, owner, signer, redis_client):
     petition_id = make_open(app, owner)
     sign(client, petition_id)

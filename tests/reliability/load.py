@@ -116,13 +116,11 @@ def _exchange(port, request):
     return int(answer[9:12]), answer, elapsed
 
 
-def flashes(app, answer):
-    """The flash messages the answer's session cookie carries (what the next page shows)."""
-    match = re.search(rb"Set-Cookie: session=([^;]+);", answer)
-    if not match:
-        return []
-    data = app.session_interface.get_signing_serializer(app).loads(match.group(1).decode())
-    return [message for _, message in data.get("_flashes", [])]
+def signed_outcome(answer):
+    """What the answer's redirect tells the petition page to thank the signer for ("new" or
+    "again"), or None."""
+    match = re.search(rb"\r\nLocation: [^\r]*[?&]signed=(\w+)", answer)
+    return match.group(1).decode() if match else None
 
 
 @dataclass

@@ -8,9 +8,10 @@ identifier matches (Flask-Login's session protection), the session's CSRF token 
 same-origin referrer. One script run then checks the session token against the user's card (a
 logged-out cookie is refused), counts the rate limits and signs.
 
-A new or repeated signature is answered here as Flask would: 303 to the petition page, the thank
-you flashed into the re-signed session cookie, and the headers Flask itself sent on its last such
-answer for this scheme and host (until Flask has answered one, everything goes to Flask). Any
+A new or repeated signature is answered here as Flask would: 303 to the petition page, its
+`signed=` query naming the outcome the page thanks the signer for, and the headers Flask itself
+sent on its last such answer for this scheme and host (until Flask has answered one, everything
+goes to Flask). The session is only read, never re-signed. Any
 other request goes to Flask untouched; a refusal Flask must explain (rate limited, not open,
 store down) goes with the script's answer, so the attempt is neither counted nor waited on twice.
 """
@@ -34,14 +35,15 @@ from app.converters import MAX_ID
 from app.domain.errors import StoreUnavailable
 from app.repositories.open_petitions import SIGN_ALREADY, SIGN_NEW, SIGN_SESSION_ENDED
 from app.services.sign_limits import SignLimits
-from app.services.signing import SignResult, thank_you
+from app.services.signing import SignResult
 
 SIGN_PATH = re.compile(r"/petitions/([1-9][0-9]{0,9})/sign")
 ANSWER_ENVIRON = "petitions.fast_sign.answer"
 MAX_FORM_BYTES = 4096
 MAX_ORIGINS = 32  # Host is the client's to choose: learn headers for a few, not without bound
-# Headers the answer sets itself: everything else Flask sent is repeated as it was.
-OWN_HEADERS = {"location", "set-cookie", "content-length", "content-type", "vary"}
+# Headers the answer sets itself (or, a cookie, never repeats): everything else Flask sent is
+# repeated as it was.
+OWN_HEADERS = {"location", "set-cookie", "content-length", "content-type"}
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ class FastSignMiddleware:
         signer = self._signer(environ) if headers is not None and petition_id <= MAX_ID else None
         if signer is None:
             return self.wsgi_app(environ, self._learning(origin, start_response))
-        session, user_id, token = signer
+        user_id, token = signer
         counters = self.limits.counters(user_id, environ.get("REMOTE_ADDR"))
         try:
             status, count = self.store.sign(petition_id, user_id, time.time(), counters, session_token=token)
@@ -114,10 +116,10 @@ class FastSignMiddleware:
             environ[ANSWER_ENVIRON] = ScriptAnswer(user_id, status, count)
             return self.wsgi_app(environ, start_response)
         result = SignResult(petition_id=petition_id, new=status == SIGN_NEW, signature_count=count)
-        return self._thank(environ, start_response, session, result, headers)
+        return self._thank(environ, start_response, result, headers)
 
     def _signer(self, environ):
-        """(session, user id, session token) when Flask would accept this form post from a
+        """(user id, session token) when Flask would accept this form post from a
         signed-in user, else None. Reads the body, and leaves a copy for Flask."""
         if environ.get("QUERY_STRING") or (self.https_only and environ.get("wsgi.url_scheme") != "https"):
             return None
@@ -130,7 +132,7 @@ class FastSignMiddleware:
             return None
         if session.get("_id") != login_identifier(environ) or not self._csrf_valid(environ, token, session):
             return None
-        return session, int(user_id), session_token
+        return int(user_id), session_token
 
     def _csrf_field(self, environ):
         """The form's one CSRF token, from a small ASCII urlencoded body without NULs, or None."""
@@ -166,11 +168,9 @@ class FastSignMiddleware:
             return bool(referrer) and same_origin(referrer, f"https://{host}/")
         return True
 
-    def _thank(self, environ, start_response, session, result, headers):
-        category, message = thank_you(result)
-        session["_flashes"] = [*session.get("_flashes", []), (category, message)]
-        response = redirect(f"{environ.get('SCRIPT_NAME', '')}/petitions/{result.petition_id}", code=303)
-        self.app.session_interface.save_session(self.app, session, response)
+    def _thank(self, environ, start_response, result, headers):
+        page = f"{environ.get('SCRIPT_NAME', '')}/petitions/{result.petition_id}?signed={result.outcome}"
+        response = redirect(page, code=303)
         response.headers.extend(headers)
         return response(environ, start_response)
 

@@ -75,6 +75,8 @@ def petition(petition_id):
         report=report,
         chart=chart,
         sign_via=_sign_via_functions(petition_id, viewer_id, doc, signed),
+        # Only someone who has signed is thanked: the query alone proves nothing.
+        thanks=thank_you(request.args.get("signed"), doc["signature_count"]) if signed else None,
     )
 
 
@@ -118,6 +120,4 @@ def sign(petition_id):
         return redirect(url_for("auth.login", next=page))
     answer = fast_sign.script_answer(request.environ, current_user.id)
     result = wiring.signing().sign(petition_id, current_user.id, request.remote_addr, answer)
-    category, message = thank_you(result)
-    flash(message, category)
-    return redirect(page, code=303)
+    return redirect(url_for("public.petition", petition_id=petition_id, signed=result.outcome), code=303)
