@@ -43,6 +43,7 @@ class Services:
             SignatureRepository(self.session),
             self.session,
             batch_size=self.settings["PERSISTER_BATCH_SIZE"],
+            linger_ms=self.settings["PERSISTER_LINGER_MS"],
             retention_ms=self.settings["OUTBOX_RETENTION_SECONDS"] * 1000,
             consumer=consumer,
         )

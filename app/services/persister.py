@@ -11,11 +11,14 @@ def consumer_name():
 
 
 class SignaturePersister:
-    def __init__(self, outbox, signatures, session, batch_size=1000, retention_ms=0, consumer=None):
+    def __init__(self, outbox, signatures, session, batch_size=1000, retention_ms=0, consumer=None, linger_ms=0):
         self.outbox = outbox
         self.signatures = signatures
         self.session = session
         self.batch_size = batch_size
+        # After a part-full batch, wait this long before the next read: a steady trickle of
+        # signatures then costs one transaction per linger rather than one per handful.
+        self.linger_s = linger_ms / 1000
         self.retention_ms = retention_ms
         self.consumer = consumer or consumer_name()
         outbox.ensure_group()
@@ -54,7 +57,10 @@ class SignaturePersister:
         """Until `stop` (a threading.Event) is set. Errors are logged and retried."""
         while not stop.is_set():
             try:
-                self.run_batch(block_ms=block_ms)
+                handled = self.run_batch(block_ms=block_ms)
             except Exception:
                 log.exception("persister batch failed; retrying")
                 stop.wait(on_error_sleep)
+                continue
+            if 0 < handled < self.batch_size:
+                stop.wait(self.linger_s)

@@ -48,10 +48,15 @@ class StopAfter(threading.Event):
     def __init__(self, rounds):
         super().__init__()
         self.rounds = rounds
+        self.waits = []  # what the loop asked to wait, answered at once
 
     def is_set(self):
         self.rounds -= 1
         return self.rounds < 0
+
+    def wait(self, timeout=None):
+        self.waits.append(timeout)
+        return False
 
 
 def test_the_long_running_persister_loop_persists_batch_after_batch(app):
@@ -62,6 +67,18 @@ def test_the_long_running_persister_loop_persists_batch_after_batch(app):
         persister.batch_size = 2
         persister.run_forever(StopAfter(3), block_ms=1)
     assert rows(app, Signature) == 5
+
+
+def test_the_persister_lingers_after_a_part_full_batch_only(app):
+    petition_id = make_open(app, make_user(app, "owner@example.com"))
+    sign_some(app, petition_id, range(5))
+    stop = StopAfter(4)
+    with app.app_context():
+        persister = wiring.persister(consumer="loop")
+        persister.batch_size, persister.linger_s = 2, 0.25
+        persister.run_forever(stop, block_ms=1)
+    assert rows(app, Signature) == 5
+    assert stop.waits == [0.25]  # batches of 2, 2 (full: straight on), 1 (lingers), then none
 
 
 def test_redis_rebuild_command_restores_open_petitions(app, redis_client):
