@@ -103,9 +103,16 @@ def test_after_flasks_first_answer_signatures_are_answered_alike_without_flask(a
     assert "Set-Cookie" not in by_fast_path.headers  # the session is left as it was
     assert by_fast_path.headers["Location"] == f"/petitions/{petition_id}?signed=new"
     assert "Thank you for signing. This petition now has 2 signatures." in landing_text(second, by_fast_path)
-    assert count(app, petition_id) == 2
+    third_signer = signer(app, "third@example.com")
+    posts_before = len(sign_posts)
+    third = post_sign(third_signer, petition_id)  # answered with the answer built for the second
+    assert len(sign_posts) == posts_before
+    assert (third.status_code, sorted(third.headers.items()), third.get_data()) == (
+        303, sorted(by_fast_path.headers.items()), by_fast_path.get_data())
+    assert count(app, petition_id) == 3
     outbox = app.extensions["redis"].xrange(keys.OUTBOX)
-    assert [fields[b"u"] for _, fields in outbox][-1] == str(user_id_of(app, "second@example.com")).encode()
+    assert [fields[b"u"] for _, fields in outbox][-2:] == [
+        str(user_id_of(app, email)).encode() for email in ("second@example.com", "third@example.com")]
 
 
 def test_a_second_signature_by_the_fast_path_is_refused_kindly(app, petition_id, sign_posts):
@@ -127,6 +134,7 @@ def test_a_second_signature_by_the_fast_path_is_refused_kindly(app, petition_id,
         ("no CSRF token", 400, False),
         ("another session's CSRF token", 400, False),
         ("a NUL in the form", 400, False),
+        ("a tampered session cookie", 400, False),
         ("a query string", 303, True),
         ("another user agent than at login", 303, True),
     ],
@@ -140,6 +148,9 @@ def test_anything_unusual_is_left_to_flask(app, petition_id, sign_posts, fast_si
         data["csrf_token"] = csrf_token(app.test_client())
     elif case == "a NUL in the form":
         data["note"] = "a\x00b"
+    elif case == "a tampered session cookie":
+        value = client.get_cookie("session").value
+        client.set_cookie("session", value[:-1] + ("A" if value[-1] != "A" else "B"))
     elif case == "a query string":
         path += "?from=email"
     elif case == "another user agent than at login":

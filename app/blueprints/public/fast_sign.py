@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from flask_wtf.csrf import same_origin
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData, BadSignature, URLSafeTimedSerializer
 from werkzeug.exceptions import SecurityError
+from werkzeug.http import parse_cookie
 from werkzeug.utils import redirect
-from werkzeug.wrappers import Request
 from werkzeug.wsgi import get_host
 
 from app.blueprints.public.fast_path import response_origin
@@ -41,6 +41,7 @@ SIGN_PATH = re.compile(r"/petitions/([1-9][0-9]{0,9})/sign")
 ANSWER_ENVIRON = "petitions.fast_sign.answer"
 MAX_FORM_BYTES = 4096
 MAX_ORIGINS = 32  # Host is the client's to choose: learn headers for a few, not without bound
+MAX_ANSWERS = 4096  # built thank-you answers kept (two per petition and host signed here)
 # Headers the answer sets itself (or, a cookie, never repeats): everything else Flask sent is
 # repeated as it was.
 OWN_HEADERS = {"location", "set-cookie", "content-length", "content-type"}
@@ -91,7 +92,11 @@ class FastSignMiddleware:
         self.strict_referrer = config.get("WTF_CSRF_SSL_STRICT", True)
         self.https_only = config["FORCE_HTTPS"]
         self.trusted_hosts = config.get("TRUSTED_HOSTS")
+        self.session_cookie = app.session_interface.get_cookie_name(app)
+        self.session_serializer = app.session_interface.get_signing_serializer(app)
+        self.session_max_age = int(app.permanent_session_lifetime.total_seconds())
         self.headers = {}  # (scheme, host) -> the headers Flask sent on its own 303
+        self.answers = {}  # (scheme and host, location) -> (status, headers, body) built from them
 
     def __call__(self, environ, start_response):
         match = SIGN_PATH.fullmatch(environ.get("PATH_INFO", ""))
@@ -116,7 +121,7 @@ class FastSignMiddleware:
             environ[ANSWER_ENVIRON] = ScriptAnswer(user_id, status, count)
             return self.wsgi_app(environ, start_response)
         result = SignResult(petition_id=petition_id, new=status == SIGN_NEW, signature_count=count)
-        return self._thank(environ, start_response, result, headers)
+        return self._thank(environ, start_response, origin, result)
 
     def _signer(self, environ):
         """(user id, session token) when Flask would accept this form post from a
@@ -126,13 +131,22 @@ class FastSignMiddleware:
         token = self._csrf_field(environ)
         if token is None:
             return None
-        session = self.app.session_interface.open_session(self.app, Request(environ))
+        session = self._session(environ)
         user_id, _, session_token = str(session.get("_user_id", "")).partition(":")
         if not user_id.isdigit() or not session_token or "_remember" in session:
             return None
         if session.get("_id") != login_identifier(environ) or not self._csrf_valid(environ, token, session):
             return None
         return int(user_id), session_token
+
+    def _session(self, environ):
+        """The session as Flask's open_session reads it (its own serializer, cookie name and
+        lifetime, built once), or an empty one."""
+        value = parse_cookie(environ.get("HTTP_COOKIE")).get(self.session_cookie)
+        try:
+            return self.session_serializer.loads(value, max_age=self.session_max_age) if value else {}
+        except BadSignature:
+            return {}
 
     def _csrf_field(self, environ):
         """The form's one CSRF token, from a small ASCII urlencoded body without NULs, or None."""
@@ -168,18 +182,29 @@ class FastSignMiddleware:
             return bool(referrer) and same_origin(referrer, f"https://{host}/")
         return True
 
-    def _thank(self, environ, start_response, result, headers):
+    def _thank(self, environ, start_response, origin, result):
         page = f"{environ.get('SCRIPT_NAME', '')}/petitions/{result.petition_id}?signed={result.outcome}"
-        response = redirect(page, code=303)
-        response.headers.extend(headers)
-        return response(environ, start_response)
+        answer = self.answers.get((origin, page))
+        if answer is None:  # the same for every signer: built once, as Flask's redirect builds it
+            response = redirect(page, code=303)
+            response.headers.extend(self.headers[origin])
+            answer = (response.status, response.get_wsgi_headers(environ).to_wsgi_list(), response.get_data())
+            if len(self.answers) >= MAX_ANSWERS:
+                self.answers.clear()
+            self.answers[(origin, page)] = answer
+        status, headers, body = answer
+        start_response(status, list(headers))
+        return [body]
 
     def _learning(self, origin, start_response):
         def learning_start_response(status, headers, exc_info=None):
             # Flask's only 303 on this route is the thank-you redirect of a signed-in signer.
             known = origin in self.headers or len(self.headers) < MAX_ORIGINS
             if status.startswith("303 ") and exc_info is None and known:
-                self.headers[origin] = [(name, value) for name, value in headers if name.lower() not in OWN_HEADERS]
+                learned = [(name, value) for name, value in headers if name.lower() not in OWN_HEADERS]
+                if self.headers.get(origin) != learned:
+                    self.headers[origin] = learned
+                    self.answers.clear()  # built from the headers learned before
             return start_response(status, headers, exc_info)
 
         return learning_start_response
