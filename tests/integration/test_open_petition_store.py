@@ -55,6 +55,18 @@ def test_second_signature_by_the_same_person_changes_nothing(store, redis_client
     assert redis_client.xlen(keys.OUTBOX) == 2
 
 
+def test_signing_goes_on_after_redis_drops_the_connection_or_forgets_the_script(store, redis_client):
+    put(store, 1)
+    assert store.sign(1, 501, now_ts()) == (SIGN_NEW, 1)
+    host, port = store._own.connection._sock.getsockname()[:2]
+    assert redis_client.client_kill_filter(_type=None, addr=f"{host}:{port}") == 1  # a restart or idle timeout
+    assert store.sign(1, 502, now_ts()) == (SIGN_NEW, 2)
+    redis_client.script_flush()
+    assert store.sign(1, 503, now_ts()) == (SIGN_NEW, 3)
+    assert store.sign(1, 503, now_ts()) == (SIGN_ALREADY, 3)
+    assert redis_client.xlen(keys.OUTBOX) == 3
+
+
 def test_petition_not_in_the_open_index_is_refused_without_side_effects(store, redis_client):
     assert store.sign(7, 501, now_ts()) == (SIGN_NOT_OPEN, 0)
     assert not redis_client.exists(keys.signers(7))
