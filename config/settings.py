@@ -91,7 +91,7 @@ class BaseConfig:
         self.REBUILD_REDIS_ON_START = _env_bool("REBUILD_REDIS_ON_START", True)
         self.PERSISTER_BATCH_SIZE = _env_int("PERSISTER_BATCH_SIZE", 1000)
         # Bounds how far SQL trails Redis (plus one batch's time); see SignaturePersister.
-        self.PERSISTER_LINGER_MS = _env_int("PERSISTER_LINGER_MS", 200)
+        self.PERSISTER_LINGER_MS = _env_int("PERSISTER_LINGER_MS", 100)
         # Acknowledged outbox entries kept for replays/audits; memory grows with signing rate.
         self.OUTBOX_RETENTION_SECONDS = _env_int("OUTBOX_RETENTION_SECONDS", 60)
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
