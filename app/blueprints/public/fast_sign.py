@@ -86,7 +86,10 @@ class FastSignMiddleware:
         self.store = app.extensions["open_store"]
         self.limits = SignLimits.from_settings(config)
         self.enabled = bool(config["SIGN_FAST_PATH"] and config["WTF_CSRF_ENABLED"])
-        self.csrf = URLSafeTimedSerializer(config.get("WTF_CSRF_SECRET_KEY", app.secret_key), salt="wtf-csrf-token")
+        self.csrf = URLSafeTimedSerializer(  # Flask-WTF's, with OpenSSL's SHA-1 as in app/sessions.py
+            config.get("WTF_CSRF_SECRET_KEY", app.secret_key), salt="wtf-csrf-token",
+            signer_kwargs={"digest_method": hashlib.sha1},
+        )
         self.csrf_field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
         self.csrf_max_age = config.get("WTF_CSRF_TIME_LIMIT", 3600)
         self.strict_referrer = config.get("WTF_CSRF_SSL_STRICT", True)
