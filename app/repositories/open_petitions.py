@@ -79,7 +79,7 @@ while first <= total do
   local empty = first > from_sql and redis.call('EXISTS', unpack(KEYS, first + 1, last + 1)) == 0
   local batch = {}
   for i = first, last do
-    batch[#batch + 1] = empty and 0 or redis.call('SCARD', KEYS[i + 1])
+    batch[#batch + 1] = empty and '0' or redis.call('SCARD', KEYS[i + 1])
     batch[#batch + 1] = ARGV[i + 1]
   end
   redis.call('ZADD', KEYS[1], unpack(batch))
@@ -99,9 +99,12 @@ return 0
 SIGN_NEW, SIGN_ALREADY, SIGN_NOT_OPEN, SIGN_PAST_DEADLINE, SIGN_RATE_LIMITED, SIGN_SESSION_ENDED = 1, 0, -1, -2, -3, -4
 
 # What list pages show of a petition (app/templates/public/_list.html and the list API's
-# LIST_FIELDS), kept beside the full document so a page reads a few bytes per petition, not
-# the body.
+# LIST_FIELDS), kept apart from the rest so a page reads a few bytes per petition, not the body.
 SUMMARY_FIELDS = ("id", "title", "state", "launched_at", "closes_at")
+# What the petition's own page and API answer add to its summary: the petition's document key
+# holds only these, and get() joins the two. Nothing is stored twice, and the timestamps the
+# indexes are scored by (and the owner's id) are not stored at all: no read used them.
+DETAIL_FIELDS = ("body", "owner_name")
 
 
 def _open_writes(docs):
@@ -111,8 +114,8 @@ def _open_writes(docs):
     structure at a time without holding the packed commands."""
     ids = [str(d["id"]) for d in docs]  # each id goes into five commands: converted once
     return [
-        lambda: _paired(("MSET",), map(keys.petition_doc, ids), map(orjson.dumps, docs)),
-        lambda: _paired(("HSET", keys.OPEN_SUMMARIES), ids, map(_summary_json, docs)),
+        lambda: _paired(("MSET",), map(keys.petition_doc, ids), [_fields_json(d, DETAIL_FIELDS) for d in docs]),
+        lambda: _paired(("HSET", keys.OPEN_SUMMARIES), ids, [_fields_json(d, SUMMARY_FIELDS) for d in docs]),
         lambda: _paired(("HSET", keys.OPEN_TITLES), ids, [d["title"].casefold() for d in docs]),
         lambda: _paired(("ZADD", keys.OPEN_BY_NEWEST), [d["launched_ts"] for d in docs], ids),
         lambda: _paired(("ZADD", keys.OPEN_BY_CLOSING), [d["closes_ts"] for d in docs], ids),
@@ -155,8 +158,8 @@ def _merge_batches(items, score_sha, chunk):
         yield [("EVALSHA", score_sha, len(ids) + 1, keys.OPEN_BY_SIGNATURES, *map(keys.signers, ids), from_sql, *ids)]
 
 
-def _summary_json(doc):
-    return orjson.dumps({field: doc[field] for field in SUMMARY_FIELDS})
+def _fields_json(doc, fields):
+    return orjson.dumps({field: doc[field] for field in fields})
 
 
 def _with_counts(raw_summaries, counts):
@@ -293,15 +296,18 @@ class OpenPetitionStore:
 
     # -- reads --------------------------------------------------------------------------------
     def get(self, petition_id):
-        """The open petition's document with its live count, or None when it is not open."""
+        """The open petition as its page shows it (SUMMARY_FIELDS and DETAIL_FIELDS) with its
+        live count, or None when it is not open."""
         with store_errors():
             pipe = self.redis.pipeline(transaction=False)
+            pipe.hget(keys.OPEN_SUMMARIES, petition_id)
             pipe.get(keys.petition_doc(petition_id))
             pipe.scard(keys.signers(petition_id))
-            raw, count = pipe.execute()
-        if raw is None:
+            summary, detail, count = pipe.execute()
+        if summary is None or detail is None:  # not open, or being closed or loaded right now
             return None
-        doc = orjson.loads(raw)
+        doc = orjson.loads(summary)
+        doc.update(orjson.loads(detail))
         doc["signature_count"] = count
         return doc
 
