@@ -1,5 +1,6 @@
 """Open petitions in Redis: documents and their list summaries, the three sort indexes, signer
 sets and the signing script."""
+import collections
 import contextlib
 import itertools
 from dataclasses import dataclass
@@ -162,6 +163,12 @@ def _fields_json(doc, fields):
     return orjson.dumps({field: doc[field] for field in fields})
 
 
+def _read_replies(connection, replies, size):
+    for _ in range(replies):
+        connection.read_response()  # raises on the first error reply
+    return size
+
+
 def _with_counts(raw_summaries, counts):
     items = []
     for raw, count in zip(raw_summaries, counts):
@@ -217,20 +224,27 @@ class OpenPetitionStore:
             groups = iter(lambda: list(itertools.islice(items, group)), [])
             self._stream(itertools.chain.from_iterable(_merge_batches(g, score_sha, chunk) for g in groups))
 
-    def _stream(self, batches):
-        """Sends each batch of commands on one connection before reading the previous batch's
-        replies, so Redis applies one batch while the next is serialised, and no reply waits
-        longer than one batch takes (the socket timeout still applies). Packed by hiredis
-        straight from the arguments: redis-py's per-argument checks cost as much again."""
+    def _stream(self, batches, window=4 << 20):
+        """Sends batches of commands on one connection, reading a batch's replies only once
+        more than `window` bytes were sent after it: Redis works through what is queued while
+        the next batches are built (some cost the client more than Redis, some the reverse),
+        and no reply waits longer than Redis takes for about `window` bytes of commands (the
+        socket timeout still applies). Packed by hiredis straight from the arguments:
+        redis-py's per-argument checks cost as much again."""
         pool = self.redis.connection_pool
         connection = pool.get_connection()
         try:
-            owed = 0
-            for commands in itertools.chain(batches, [[]]):
-                connection.send_packed_command([hiredis.pack_command(c) for c in commands], check_health=False)
-                for _ in range(owed):
-                    connection.read_response()  # raises on the first error reply
-                owed = len(commands)
+            unread = collections.deque()  # (replies, bytes) of each batch sent and not yet read
+            in_flight = 0
+            for commands in batches:
+                packed = [hiredis.pack_command(c) for c in commands]
+                connection.send_packed_command(packed, check_health=False)
+                unread.append((len(commands), sum(map(len, packed))))
+                in_flight += unread[-1][1]
+                while in_flight - unread[0][1] > window:  # more than `window` sent after the oldest
+                    in_flight -= _read_replies(connection, *unread.popleft())
+            for replies, size in unread:
+                _read_replies(connection, replies, size)
         except BaseException:
             connection.disconnect()  # replies may be left unread on it
             raise

@@ -82,3 +82,16 @@ def test_petitions_sql_has_no_signers_for_keep_the_signers_redis_holds(redis_cli
     assert redis_client.smembers(keys.signers(3)) == {b"1", b"8"}
     assert not redis_client.exists(keys.signers(701))
     assert store.page("newest", 1, 2_000).total == 1_202
+
+
+def test_streamed_batches_are_all_applied_and_an_error_reply_still_raises(redis_client):
+    """The bulk load reads replies a window of bytes behind what it sends: every reply is
+    still read, an error reply raises, and the connection is not reused with replies unread."""
+    store = OpenPetitionStore(redis_client)
+    store._stream(iter([[("SADD", "s", i), ("INCR", "n")] for i in range(300)]), window=64)
+    assert redis_client.scard("s") == 300 and redis_client.get("n") == b"300"
+    redis_client.set("z", "not a set")
+    with pytest.raises(redis.exceptions.ResponseError):
+        store._stream(iter([[("INCR", "n")]] * 50 + [[("SADD", "z", 1)]] + [[("INCR", "n")]] * 50), window=64)
+    store.merge_many([(_doc(4, "Petition 4"), [9])])
+    assert [(d["id"], d["signature_count"]) for d in store.page("newest", 1, 10).items] == [(4, 1)]
