@@ -67,7 +67,7 @@ return {added, count}
 # KEYS[1] is the by-signatures index; KEYS[i + 1] is the signer set of petition ARGV[i + 1].
 # ARGV[1] says how many of the petitions (the first ones) were just given signers from SQL: they
 # get a SCARD each. The rest score 0 unless Redis already holds signers for them, which one
-# EXISTS per 500 of them tells (a SCARD each was the largest part of the script's time).
+# EXISTS per 500 of them tells (instead of a SCARD each from Lua).
 # Scores go in as ZADDs of up to 500 pairs (within Lua's unpack limit).
 SCORE_SCRIPT = """
 local from_sql, total = tonumber(ARGV[1]), #KEYS - 1
@@ -265,7 +265,7 @@ class OpenPetitionStore:
                 pipe.zrem(index, petition_id)
             pipe.hdel(keys.OPEN_TITLES, petition_id)
             pipe.hdel(keys.OPEN_SUMMARIES, petition_id)
-            pipe.delete(keys.petition_doc(petition_id), keys.signers(petition_id))
+            pipe.delete(keys.petition_doc(petition_id), keys.legacy_petition_doc(petition_id), keys.signers(petition_id))
             pipe.execute()
 
     def sign(self, petition_id, user_id, now_ts, counters=(), session_token=None):

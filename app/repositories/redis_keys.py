@@ -17,7 +17,15 @@ OPEN_INDEXES = (OPEN_BY_SIGNATURES, OPEN_BY_NEWEST, OPEN_BY_CLOSING, OPEN_TITLES
 
 
 def petition_doc(petition_id):
-    """String: JSON of what an open petition's page adds to its summary (body, owner's name)."""
+    """String: JSON of what an open petition's page adds to its summary (body, owner's name).
+    A new name for the v3 layout: a process of an older release still running during a deploy
+    finds no document under the old name and reads SQL, instead of reading half a petition."""
+    return f"petition:{petition_id}:detail"
+
+
+def legacy_petition_doc(petition_id):
+    """String: the whole document, as releases before v3 kept it; deleted when its petition
+    closes."""
     return f"petition:{petition_id}:doc"
 
 

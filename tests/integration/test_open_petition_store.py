@@ -92,6 +92,13 @@ def test_removed_petition_can_no_longer_be_signed_and_leaves_no_keys(store, redi
     assert not redis_client.exists(keys.petition_doc(1), keys.signers(1))
 
 
+def test_removing_a_petition_also_removes_the_whole_document_earlier_releases_kept(store, redis_client):
+    doc = put(store, 1)
+    redis_client.set(keys.legacy_petition_doc(1), orjson.dumps(doc))  # launched before v3
+    store.remove_open(1)
+    assert not redis_client.exists(keys.legacy_petition_doc(1), keys.petition_doc(1))
+
+
 def test_limits_are_counted_refusals_included_and_refuse_past_the_limit(store, redis_client):
     put(store, 1)
     put(store, 2)
