@@ -5,9 +5,10 @@ OPEN_BY_NEWEST = "open:by_newest"  # zset: petition id -> launched_at (epoch s)
 OPEN_BY_CLOSING = "open:by_closing"  # zset: petition id -> closes_at (epoch s); membership = open
 OPEN_TITLES = "open:titles"  # hash: petition id -> case-folded title, for search
 OPEN_SUMMARIES = "open:summaries"  # hash: petition id -> JSON of the fields list pages show
-# Marker written when the open index is complete. Versioned: a release that adds a key the
-# rebuild fills (v2: the summaries) renames it, so the first process of that release rebuilds.
-INDEX_READY = "open:index:ready:v2"
+# Marker written when the open index is complete. Versioned: a release that changes what the
+# rebuild writes (v2: the summaries; v3: documents hold only what the summaries lack) renames
+# it, so the first process of that release rebuilds.
+INDEX_READY = "open:index:ready:v3"
 REBUILD_LOCK = "open:index:rebuild_lock"
 OUTBOX = "signatures:outbox"  # stream of new signatures waiting for SQL
 OUTBOX_GROUP = "persister"
@@ -16,6 +17,15 @@ OPEN_INDEXES = (OPEN_BY_SIGNATURES, OPEN_BY_NEWEST, OPEN_BY_CLOSING, OPEN_TITLES
 
 
 def petition_doc(petition_id):
+    """String: JSON of what an open petition's page adds to its summary (body, owner's name).
+    A new name for the v3 layout: a process of an older release still running during a deploy
+    finds no document under the old name and reads SQL, instead of reading half a petition."""
+    return f"petition:{petition_id}:detail"
+
+
+def legacy_petition_doc(petition_id):
+    """String: the whole document, as releases before v3 kept it; deleted when its petition
+    closes."""
     return f"petition:{petition_id}:doc"
 
 

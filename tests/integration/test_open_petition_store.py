@@ -12,6 +12,8 @@ from app.repositories.open_petitions import (
     SIGN_PAST_DEADLINE,
     SIGN_RATE_LIMITED,
     SIGN_SESSION_ENDED,
+    DETAIL_FIELDS,
+    SUMMARY_FIELDS,
     OpenPetitionStore,
 )
 from app.services.sign_limits import SignLimits
@@ -102,6 +104,13 @@ def test_removed_petition_can_no_longer_be_signed_and_leaves_no_keys(store, redi
     assert not redis_client.exists(keys.petition_doc(1), keys.signers(1))
 
 
+def test_removing_a_petition_also_removes_the_whole_document_earlier_releases_kept(store, redis_client):
+    doc = put(store, 1)
+    redis_client.set(keys.legacy_petition_doc(1), orjson.dumps(doc))  # launched before v3
+    store.remove_open(1)
+    assert not redis_client.exists(keys.legacy_petition_doc(1), keys.petition_doc(1))
+
+
 def test_limits_are_counted_refusals_included_and_refuse_past_the_limit(store, redis_client):
     put(store, 1)
     put(store, 2)
@@ -171,12 +180,22 @@ def test_petition_closed_between_the_index_and_summary_reads_is_left_out(three, 
         assert [d["id"] for d in three.page("signatures", 1, 50, query).items] == [1, 3]
 
 
-def test_get_returns_the_document_with_the_live_count(store):
+def test_get_returns_what_the_page_shows_with_the_live_count(store, redis_client):
     doc = put(store, 3, title="Plant more trees in towns")
     store.sign(3, 1, now_ts())
     store.sign(3, 2, now_ts())
     got = store.get(3)
-    assert got == {**doc, "signature_count": 2}
+    assert got == {**{field: doc[field] for field in SUMMARY_FIELDS + DETAIL_FIELDS}, "signature_count": 2}
+    # The document key holds only what the summary lacks.
+    assert orjson.loads(redis_client.get(keys.petition_doc(3))) == {"body": doc["body"], "owner_name": doc["owner_name"]}
+
+
+def test_get_is_none_while_the_summary_or_the_document_is_missing(store, redis_client):
+    put(store, 3)
+    put(store, 4)
+    redis_client.hdel(keys.OPEN_SUMMARIES, 3)  # a close in progress, or a load not yet there
+    redis_client.delete(keys.petition_doc(4))
+    assert store.get(3) is None and store.get(4) is None
 
 
 def test_count_distinguishes_open_with_zero_from_not_open(store):

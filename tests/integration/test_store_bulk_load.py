@@ -65,3 +65,33 @@ def _contents(redis_client, key):
     if redis_client.type(key) == b"zset":
         return redis_client.zrange(key, 0, -1, withscores=True)
     return redis_client.hgetall(key)
+
+
+def test_petitions_sql_has_no_signers_for_keep_the_signers_redis_holds(redis_client):
+    """The scoring script checks in bulk whether Redis holds signers for petitions SQL gave
+    none, and counts them one by one only when it does; across chunks and groups."""
+    store = OpenPetitionStore(redis_client)
+    redis_client.sadd(keys.signers(700), 5, 6)  # signatures Redis holds and SQL does not yet
+    redis_client.sadd(keys.signers(3), 8)
+    docs = [(_doc(pid, f"Petition {pid}"), [1] if pid % 3 == 0 else []) for pid in range(1, 1_203)]
+    store.merge_many(docs, chunk=400, group=1_000)
+    scores = dict(redis_client.zrange(keys.OPEN_BY_SIGNATURES, 0, -1, withscores=True))
+    expected = {pid: 1 if pid % 3 == 0 else 0 for pid in range(1, 1_203)}
+    expected.update({700: 2, 3: 2})
+    assert {int(pid): int(score) for pid, score in scores.items()} == expected
+    assert redis_client.smembers(keys.signers(3)) == {b"1", b"8"}
+    assert not redis_client.exists(keys.signers(701))
+    assert store.page("newest", 1, 2_000).total == 1_202
+
+
+def test_streamed_batches_are_all_applied_and_an_error_reply_still_raises(redis_client):
+    """The bulk load reads replies a window of bytes behind what it sends: every reply is
+    still read, an error reply raises, and the connection is not reused with replies unread."""
+    store = OpenPetitionStore(redis_client)
+    store._stream(iter([[("SADD", "s", i), ("INCR", "n")] for i in range(300)]), window=64)
+    assert redis_client.scard("s") == 300 and redis_client.get("n") == b"300"
+    redis_client.set("z", "not a set")
+    with pytest.raises(redis.exceptions.ResponseError):
+        store._stream(iter([[("INCR", "n")]] * 50 + [[("SADD", "z", 1)]] + [[("INCR", "n")]] * 50), window=64)
+    store.merge_many([(_doc(4, "Petition 4"), [9])])
+    assert [(d["id"], d["signature_count"]) for d in store.page("newest", 1, 10).items] == [(4, 1)]

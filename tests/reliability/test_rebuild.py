@@ -73,4 +73,5 @@ def test_four_workers_booting_on_empty_redis_rebuild_once(start_redis, start_gun
     counts = dict(client.zrange(keys.OPEN_BY_SIGNATURES, 0, -1, withscores=True))
     for n, pid in enumerate(petition_ids):
         assert counts[str(pid).encode()] == 10 * n + 1
-        assert orjson.loads(client.get(keys.petition_doc(pid)))["state"] == "open"
+        assert orjson.loads(client.hget(keys.OPEN_SUMMARIES, pid))["state"] == "open"
+        assert orjson.loads(client.get(keys.petition_doc(pid)))["owner_name"] == "Load 0"
