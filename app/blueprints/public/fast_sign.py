@@ -11,9 +11,9 @@ logged-out cookie is refused), counts the rate limits and signs.
 A new or repeated signature is answered here as Flask would: 303 to the petition page, its
 `signed=` query naming the outcome the page thanks the signer for, and the headers Flask itself
 sent on its last such answer for this scheme and host (until Flask has answered one, everything
-goes to Flask). The session is only read, never re-signed. Any
-other request goes to Flask untouched; a refusal Flask must explain (rate limited, not open,
-store down) goes with the script's answer, so the attempt is neither counted nor waited on twice.
+goes to Flask). The session is only read, never re-signed. Any other request goes to Flask
+untouched; a refusal Flask must explain (rate limited, not open, store down) goes with the
+script's answer, so the attempt is neither counted nor waited on twice.
 """
 import hashlib
 import hmac
