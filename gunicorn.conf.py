@@ -4,7 +4,7 @@ WEB_CONCURRENCY and GUNICORN_WORKER_CLASS."""
 import os
 
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
-workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+workers = int(os.environ.get("WEB_CONCURRENCY", "8"))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 # Bursts arrive faster than workers accept: let the kernel queue them rather than refuse.
 backlog = 2048
