@@ -21,6 +21,9 @@ from app.services.browsing import parse_list_query
 
 # Set by the view on the WSGI environ when it stores an anonymous rendering.
 CACHE_KEY_ENVIRON = "petitions.page_cache_key"
+# Set by the middleware on a request it could answer from the cache (the key it looked up), so a
+# view knows without working the key out again.
+FAST_PATH_KEY_ENVIRON = "petitions.fast_path_key"
 
 # The count route with the `pid` converter's ids; anything else is Flask's (404) to give.
 COUNT_PATH = re.compile(rf"/api/petitions/({PetitionIdConverter.regex})/count")
@@ -115,6 +118,7 @@ class FreshPageMiddleware:
         client's revalidation yields the full 200 to remember; the 304 is then derived from it
         as a hit's would be. A 200 the view marked with this key, without cookies, is kept."""
         unconditional = {name: value for name, value in environ.items() if name != "HTTP_IF_NONE_MATCH"}
+        unconditional[FAST_PATH_KEY_ENVIRON] = key
         started = []
         chunks = self.wsgi_app(unconditional, lambda status, headers, exc_info=None: started.append((status, headers, exc_info)))
         status, headers, exc_info = started[0]
