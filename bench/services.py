@@ -112,8 +112,8 @@ def ensure_database(url):
 def app_env(redis_url, database_url, users_database_url):
     """The environment of a production process pointed at the bench's servers. The per-IP sign
     limit is raised because every simulated signer comes from 127.0.0.1; the signing script still
-    counts both limits, so their cost is in every figure. HTTPS is on (requests say X-Forwarded-Proto: https, as behind
-    the TLS proxy production runs behind)."""
+    counts both limits, so their cost is in every figure. HTTPS is on (requests say
+    X-Forwarded-Proto: https, as behind the TLS proxy production runs behind)."""
     return {
         "APP_ENV": "production",
         "SECRET_KEY": SECRET_KEY,

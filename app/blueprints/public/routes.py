@@ -114,10 +114,9 @@ def _anonymous_signer_key():
     exempt_when=lambda: current_user.is_authenticated,
 )
 def sign(petition_id):
-    page = url_for("public.petition", petition_id=petition_id)
     if not current_user.is_authenticated:
         flash("Log in or create an account to sign this petition.", "info")
-        return redirect(url_for("auth.login", next=page))
+        return redirect(url_for("auth.login", next=url_for("public.petition", petition_id=petition_id)))
     answer = fast_sign.script_answer(request.environ, current_user.id)
     result = wiring.signing().sign(petition_id, current_user.id, request.remote_addr, answer)
     return redirect(url_for("public.petition", petition_id=petition_id, signed=result.outcome), code=303)
