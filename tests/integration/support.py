@@ -3,7 +3,11 @@ clicking through forms when the form is not what the test is about."""
 import functools
 from datetime import timedelta
 
+from werkzeug.test import Client
+
 from app import wiring
+from app.blueprints.public.fast_path import FreshPageMiddleware
+from app.blueprints.public.fast_sign import FastSignMiddleware
 from app.extensions import db
 from app.repositories.models import Petition, User
 from app.repositories.petitions_sql import PetitionRepository
@@ -104,3 +108,16 @@ class CacheClock:
 
     def pass_fresh_window(self):
         self.now += self.fresh_seconds + 0.001
+
+
+def flask_alone(app):
+    """A client of the Flask app under the fast-path middlewares: Flask's own answers."""
+    inner = app.wsgi_app
+    while isinstance(inner, (FastSignMiddleware, FreshPageMiddleware)):
+        inner = inner.wsgi_app
+    return Client(inner)
+
+
+def without_date(headers):
+    """Headers in order, less Date: a cached answer carries the Date of the answer it repeats."""
+    return [(name, value) for name, value in headers.to_wsgi_list() if name != "Date"]

@@ -4,13 +4,18 @@ send); everything else reaches Flask. Signatures still show on the petition page
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from werkzeug.test import Client
 
-from app.blueprints.public.fast_path import FreshPageMiddleware
-from app.blueprints.public.fast_sign import FastSignMiddleware
 from app.converters import MAX_ID
 from tests.helpers import create_draft, launch, register, sign
-from tests.integration.support import CacheClock, close_now, make_draft, make_open, make_user
+from tests.integration.support import (
+    CacheClock,
+    close_now,
+    flask_alone,
+    make_draft,
+    make_open,
+    make_user,
+    without_date,
+)
 
 LAUNCHED = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -30,19 +35,6 @@ def owner(app):
 @pytest.fixture
 def opened(app, owner):
     return make_open(app, owner, "Protect the village green", days=60)
-
-
-def flask_alone(app):
-    """A client of the Flask app under the fast-path middlewares: Flask's own answers."""
-    inner = app.wsgi_app
-    while isinstance(inner, (FastSignMiddleware, FreshPageMiddleware)):
-        inner = inner.wsgi_app
-    return Client(inner)
-
-
-def without_date(headers):
-    """Headers in order, less Date: a cached answer carries the Date of the answer it repeats."""
-    return [(name, value) for name, value in headers.to_wsgi_list() if name != "Date"]
 
 
 def test_a_fresh_count_is_served_again_without_flask_with_identical_headers(app, opened, flask_calls):

@@ -3,7 +3,7 @@ from flask import current_app, jsonify, request, url_for
 
 from app import wiring
 from app.blueprints.api import bp
-from app.blueprints.public.fast_path import CACHE_KEY_ENVIRON, FAST_PATH_KEY_ENVIRON, count_cache_key
+from app.blueprints.public.fast_path import CACHE_KEY_ENVIRON, FAST_PATH_KEY_ENVIRON, api_list_cache_key, count_cache_key
 from app.services.browsing import parse_list_query
 from app.services.reports import report_dict
 
@@ -23,6 +23,15 @@ def _cacheable(payload, max_age):
     return response
 
 
+def _let_fast_path_repeat(key, data):
+    """Within the answer's max-age promise (PAGE_CACHE_SECONDS is shorter): the fast path may
+    repeat this answer to cookieless readers without asking Redis. Requests it could not have
+    answered (with a cookie, say) leave the entry be."""
+    if request.environ.get(FAST_PATH_KEY_ENVIRON) == key:
+        current_app.extensions["page_cache"].put_unless_fresh(key, data)
+        request.environ[CACHE_KEY_ENVIRON] = key
+
+
 def _summary(doc):
     item = {field: doc.get(field) for field in LIST_FIELDS}
     item["url"] = url_for("public.petition", petition_id=doc["id"], _external=True)
@@ -33,6 +42,7 @@ def _summary(doc):
 def list_petitions():
     query = parse_list_query(request.args)
     result = wiring.browsing().list(query)
+    _let_fast_path_repeat(api_list_cache_key(query), result)
     return _cacheable(
         {
             "data": [_summary(doc) for doc in result.items],
@@ -53,12 +63,7 @@ def petition(petition_id):
 @bp.route("/petitions/<pid:petition_id>/count")
 def count(petition_id):
     signature_count = wiring.browsing().count(petition_id)
-    key = count_cache_key(petition_id)
-    if request.environ.get(FAST_PATH_KEY_ENVIRON) == key:
-        # Within COUNT_MAX_AGE's promise: for PAGE_CACHE_SECONDS the fast path may repeat this
-        # answer to cookieless readers without asking Redis. Other requests leave the entry be.
-        current_app.extensions["page_cache"].put(key, signature_count)
-        request.environ[CACHE_KEY_ENVIRON] = key
+    _let_fast_path_repeat(count_cache_key(petition_id), signature_count)
     return _cacheable({"id": petition_id, "signature_count": signature_count}, COUNT_MAX_AGE)
 
 

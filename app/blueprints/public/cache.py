@@ -55,6 +55,13 @@ class PageCache:
             return entry.data
         return None
 
+    def put_unless_fresh(self, key, data):
+        """Starts an entry for `data` unless a fresh one exists: a fresh entry keeps the answers
+        it holds for other origins until it expires."""
+        entry = self._entries.get(key)
+        if entry is None or self.clock() >= entry.fresh_until:
+            self.put(key, data)
+
     def put(self, key, data, html=None):
         now = self.clock()
         entry = Entry(data, html, now + self.fresh_seconds, now + self.fresh_seconds + self.stale_seconds)

@@ -4,10 +4,11 @@ Profiling showed a cache hit still spends most of its time in Flask's request ma
 (request context, session, login, limiter and security-header hooks), not in the cache. A
 request that cannot be personal (GET, no cookie at all) for a response the cache holds fresh is
 answered here with the body and the exact headers Flask sent with it, per scheme and host (so
-HTTPS redirects and security headers behave as before). Two kinds of response qualify: the front
-page (per list query) and a petition's count (per petition id; the count API already allows
-caches a 2 s old answer). A matching If-None-Match gets the 304 Flask would send. Everything
-else goes to Flask, and only a 200 that the view marked (CACHE_KEY_ENVIRON) is remembered.
+HTTPS redirects and security headers behave as before). Three kinds of response qualify: the
+front page and the API's list (per list query; the list API already allows caches a 5 s old
+answer) and a petition's count (per petition id; the count API allows 2 s). A matching
+If-None-Match gets the 304 Flask would send. Everything else goes to Flask, and only a 200 that
+the view marked (CACHE_KEY_ENVIRON) is remembered.
 """
 import re
 from urllib.parse import parse_qsl
@@ -29,24 +30,28 @@ FAST_PATH_KEY_ENVIRON = "petitions.fast_path_key"
 COUNT_PATH = re.compile(rf"/api/petitions/({PetitionIdConverter.regex})/count")
 
 
-# The front page without a query, the most requested page of all: its key parsed once.
-PLAIN_INDEX_KEY = ("index", parse_list_query(MultiDict()))
+# The paths that list petitions, and the kind of page each is cached as.
+LIST_PATHS = {"/": "index", "/api/petitions": "api_list"}
+# Their keys without a query, the most requested of all: the query parsed once.
+PLAIN_LIST_KEYS = {path: (kind, parse_list_query(MultiDict())) for path, kind in LIST_PATHS.items()}
 
 
 def response_origin(environ):
     """What a remembered answer is kept per: scheme and host, since Flask's answer (the HTTPS
-    redirect, HSTS) depends on them."""
+    redirect, HSTS, the API's absolute URLs) depends on them."""
     return environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST")
 
 
-def index_key(environ):
-    """The render cache key for the front page with this environ's list query, or None."""
-    if environ.get("PATH_INFO") != "/":
+def list_key(environ):
+    """The render cache key for the front page or the API's list with this environ's list
+    query, or None."""
+    path = environ.get("PATH_INFO")
+    if path not in LIST_PATHS:
         return None
     if not environ.get("QUERY_STRING"):
-        return PLAIN_INDEX_KEY
+        return PLAIN_LIST_KEYS[path]
     try:
-        return ("index", parse_list_query(MultiDict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))))
+        return (LIST_PATHS[path], parse_list_query(MultiDict(parse_qsl(environ["QUERY_STRING"], keep_blank_values=True))))
     except InvalidInput:
         return None
 
@@ -63,6 +68,10 @@ def count_cache_key(petition_id):
     return ("count", petition_id)
 
 
+def api_list_cache_key(query):
+    return (LIST_PATHS["/api/petitions"], query)
+
+
 def fast_path_key(environ):
     """The cache key a plain cookieless GET may be answered from, or None: HEAD, a body (the
     input guard reads form bodies), If-Match and the rest go to Flask."""
@@ -74,7 +83,7 @@ def fast_path_key(environ):
         or environ.get("HTTP_IF_MATCH")
     ):
         return None
-    return index_key(environ) or count_key(environ)
+    return list_key(environ) or count_key(environ)
 
 
 def not_modified(environ, headers):
