@@ -48,8 +48,8 @@ def configure_logging(app):
 
 def register_extensions(app):
     from app.auth_session import configure_login
-    from app.extensions import csrf, db, limiter, migrate, talisman
-    from app.security import content_security_policy
+    from app.extensions import csrf, db, limiter, migrate
+    from app.security import SecurityHeaders, content_security_policy
     from app.services.accounts import HASHER
 
     db.init_app(app)
@@ -61,7 +61,8 @@ def register_extensions(app):
     limiter.init_app(app)
     configure_login(app)
     production = app.config["ENV_NAME"] == "production"
-    talisman.init_app(
+    # One per app: Talisman keeps its settings on itself, not on the app.
+    app.extensions["security_headers"] = SecurityHeaders(
         app,
         force_https=app.config["FORCE_HTTPS"],
         strict_transport_security=production,

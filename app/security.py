@@ -1,4 +1,6 @@
 """Security headers. Scripts and styles only from our own origin; nothing may frame the site."""
+from flask import request
+from flask_talisman import Talisman
 
 CONTENT_SECURITY_POLICY = {
     "default-src": "'self'",
@@ -10,6 +12,20 @@ CONTENT_SECURITY_POLICY = {
     "form-action": "'self'",
     "frame-ancestors": "'none'",
 }
+
+
+# JSON loads nothing and is never framed: the API's answers allow nothing at all.
+API_CONTENT_SECURITY_POLICY = {"default-src": "'none'", "frame-ancestors": "'none'"}
+
+
+class SecurityHeaders(Talisman):
+    """Talisman, with the API's own policy on every answer under /api/ (errors included)."""
+
+    def _get_local_options(self):
+        options = super()._get_local_options()
+        if request.path.startswith("/api/"):
+            options = {**options, "content_security_policy": API_CONTENT_SECURITY_POLICY}
+        return options
 
 
 def content_security_policy(config):
