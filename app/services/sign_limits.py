@@ -1,6 +1,7 @@
 """Signing's rate limits (SIGN_RATE_LIMIT_USER and SIGN_RATE_LIMIT_IP, in Flask-Limiter's notation),
 counted by the signing script in the same round trip as the signature. Every way in to signing
 (the web form, its fast path, the Functions app) shares these counters."""
+import functools
 from dataclasses import dataclass
 
 from limits import parse
@@ -15,10 +16,16 @@ class Counter:
     window_seconds: int  # a fixed window, starting at the first attempt
 
 
+@functools.lru_cache(maxsize=32)
+def _parsed(limit):
+    """Each limit string parsed once per process: the form builds SignLimits for every post."""
+    return parse(limit)
+
+
 class SignLimits:
     def __init__(self, per_user, per_ip, enabled=True):
-        self.per_user = parse(per_user)
-        self.per_ip = parse(per_ip)
+        self.per_user = _parsed(per_user)
+        self.per_ip = _parsed(per_ip)
         self.enabled = enabled
 
     @classmethod
