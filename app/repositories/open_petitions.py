@@ -259,6 +259,13 @@ class OpenPetitionStore:
         finally:
             pool.release(connection)
 
+    def forget_legacy_documents(self, petition_ids, chunk=1000):
+        """Deletes what releases before v3 kept per open petition (`petition:<id>:doc`, about
+        600 bytes each); the rebuild that moves Redis to v3 calls it once."""
+        with store_errors():
+            for start in range(0, len(petition_ids), chunk):
+                self.redis.unlink(*(keys.legacy_petition_doc(pid) for pid in petition_ids[start : start + chunk]))
+
     def stop_signing(self, petition_id):
         """Refuses new signatures from now on (the signing script checks this index first);
         the rest of the petition stays readable until remove_open."""

@@ -24,8 +24,8 @@ def petition_doc(petition_id):
 
 
 def legacy_petition_doc(petition_id):
-    """String: the whole document, as releases before v3 kept it; deleted when its petition
-    closes."""
+    """String: the whole document, as releases before v3 kept it; deleted by the rebuild to v3
+    and when its petition closes (one launched by an older process during the deploy)."""
     return f"petition:{petition_id}:doc"
 
 

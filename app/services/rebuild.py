@@ -42,6 +42,8 @@ def rebuild_open_index(store, petitions, signatures, clock):
     signers = signatures.signers_by_petition([p.id for p in open_rows])
     store.merge_many((open_document(p), signers[p.id]) for p in open_rows)
     store.mark_ready(clock().isoformat())
+    # Only petitions open when v3 arrived can have one; closing deletes the rest.
+    store.forget_legacy_documents([p.id for p in open_rows])
     log.info(
         "rebuilt Redis open index: %d petitions, %d signatures in %.2fs",
         len(open_rows),

@@ -95,6 +95,18 @@ def test_rebuild_keeps_signers_redis_has_and_sql_does_not_yet(app, redis_client)
     assert redis_client.zscore(keys.OPEN_BY_SIGNATURES, ids[2]) == 1
 
 
+def test_the_move_to_v3_deletes_the_documents_earlier_releases_kept(app, redis_client):
+    """Upgrading: the v2 marker and each open petition's whole document are still there."""
+    ids = seed(app)
+    redis_client.delete(keys.INDEX_READY)
+    redis_client.set("open:index:ready:v2", "2026-05-01T00:00:00")
+    for petition_id in ids:
+        redis_client.set(keys.legacy_petition_doc(petition_id), b'{"id": %d}' % petition_id)
+    assert rebuild(app) is True
+    assert redis_client.exists(*(keys.legacy_petition_doc(i) for i in ids)) == 0
+    assert all(redis_client.exists(keys.petition_doc(i)) for i in ids)
+
+
 def test_ready_index_is_left_alone(app, redis_client):
     seed(app)
     assert rebuild(app) is True
