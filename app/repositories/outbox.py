@@ -83,6 +83,29 @@ class Outbox:
                 return int(group.get("lag") or 0) + int(group["pending"])
         return self.length()
 
+    def lag_seconds(self):
+        """How long the oldest entry not yet acknowledged has waited, by Redis's clock (an
+        entry's id is the millisecond Redis added it); 0.0 when SQL holds everything."""
+        with store_errors():
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.time()
+            pipe.xpending(keys.OUTBOX, keys.OUTBOX_GROUP)
+            pipe.xinfo_groups(keys.OUTBOX)
+            try:
+                now, pending, groups = pipe.execute()
+            except redis.exceptions.ResponseError:  # no stream yet
+                return 0.0
+            if pending["pending"]:  # delivered before anything still undelivered: the oldest
+                oldest = pending["min"]
+            else:
+                delivered = _last_delivered(groups)
+                first = self.redis.xrange(keys.OUTBOX, min=b"(" + delivered, count=1)
+                if not first:
+                    return 0.0
+                oldest = first[0][0]
+        now_ms = int(now[0]) * 1000 + int(now[1]) // 1000
+        return max(0.0, (now_ms - int(oldest.split(b"-")[0])) / 1000)
+
     def all_entries(self):
         """Every entry still in the stream, oldest first (replays and tests)."""
         with store_errors():
@@ -96,5 +119,8 @@ def _trim_cutoff(now, pending, groups, retention_ms):
     if pending["pending"]:
         return min(cutoff, int(pending["min"].split(b"-")[0]))
     # Nothing pending: entries not yet delivered must survive too.
-    delivered = next(g["last-delivered-id"] for g in groups if g["name"] == keys.OUTBOX_GROUP.encode())
-    return min(cutoff, int(delivered.split(b"-")[0]))
+    return min(cutoff, int(_last_delivered(groups).split(b"-")[0]))
+
+
+def _last_delivered(groups):
+    return next(g["last-delivered-id"] for g in groups if g["name"] == keys.OUTBOX_GROUP.encode())

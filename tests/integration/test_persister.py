@@ -68,6 +68,27 @@ def test_outbox_lag_falls_to_zero_once_persisted(ctx, petitions):
 
 def test_lag_is_zero_before_anything_was_ever_signed(ctx):
     assert Outbox(wiring.redis_client()).lag() == 0
+    assert Outbox(wiring.redis_client()).lag_seconds() == 0.0
+
+
+def test_lag_in_seconds_is_the_age_of_the_oldest_entry_sql_lacks(ctx):
+    redis = wiring.redis_client()
+    outbox = Outbox(redis)
+    outbox.ensure_group()
+    assert outbox.lag_seconds() == 0.0
+    seconds, micros = redis.time()
+    now_ms = seconds * 1000 + micros // 1000
+    older, newer = f"{now_ms - 3000}-0", f"{now_ms - 1000}-0"
+    for entry_id in (older, newer):  # added 3 s and 1 s ago
+        redis.xadd(keys.OUTBOX, {"p": "1", "u": "1", "t": "0"}, id=entry_id)
+    assert 3.0 <= outbox.lag_seconds() < 4.0  # neither delivered yet
+    outbox.read("a", count=1)
+    assert 3.0 <= outbox.lag_seconds() < 4.0  # the older one is pending
+    redis.xack(keys.OUTBOX, keys.OUTBOX_GROUP, older)
+    assert 1.0 <= outbox.lag_seconds() < 2.0  # the newer one was never delivered
+    outbox.read("a", count=1)
+    redis.xack(keys.OUTBOX, keys.OUTBOX_GROUP, newer)
+    assert outbox.lag_seconds() == 0.0
 
 
 def test_replaying_the_same_entries_adds_no_rows(ctx, petitions):
