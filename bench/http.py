@@ -138,16 +138,18 @@ def mint_sessions(app, users):
 
 # -- the suite ----------------------------------------------------------------------------------
 class LagSampler(threading.Thread):
-    """Samples the outbox lag (entries not yet in SQL) while the persister runs beside signing."""
+    """Samples the outbox lag while the persister runs beside signing: entries not yet in SQL,
+    and how long the oldest of them has waited."""
 
     def __init__(self, outbox, every=0.2):
         super().__init__(daemon=True)
-        self.outbox, self.every, self.max_lag = outbox, every, 0
+        self.outbox, self.every, self.max_lag, self.max_lag_s = outbox, every, 0, 0.0
         self.halt = threading.Event()
 
     def run(self):
         while not self.halt.wait(self.every):
             self.max_lag = max(self.max_lag, self.outbox.lag())
+            self.max_lag_s = max(self.max_lag_s, self.outbox.lag_seconds())
 
 
 def run(app, env, sizes, results, port_range):
@@ -210,7 +212,7 @@ def _signing_runs(app, site, env, sizes, petition_ids, sessions_file, signers):
         sampler.join()
         stop(persister)
     for row in raw:
-        row["max_outbox_lag"] = sampler.max_lag
+        row["max_outbox_lag"], row["max_outbox_lag_s"] = sampler.max_lag, sampler.max_lag_s
     return raw
 
 
@@ -249,5 +251,6 @@ def _summarise(raw, results):
             figures["acked_per_s"] = statistics.median(r["acked"] / r["seconds"] for r in rows)
             figures["lost"] = sum(r["lost"] for r in rows)
             figures["max_outbox_lag"] = rows[0]["max_outbox_lag"]
+            figures["max_outbox_lag_s"] = rows[0]["max_outbox_lag_s"]
         results.add("http", f"{scenario}_{tool}_c{concurrency}", **figures)
     results.extra["http_runs"] = raw
