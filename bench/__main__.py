@@ -27,8 +27,8 @@ FULL = {
     "concurrency": (50, 350),
     "http_seconds": 5,
     "sign_seconds": 5,
-    "signing": 1,
-    "warm_user_cache": 1,  # 0: every signer's first request this minute (users-DB query)  # 0 skips the signing runs (e.g. when comparing gunicorn settings)
+    "signing": 1,  # 0 skips the signing runs (e.g. when comparing gunicorn settings)
+    "warm_user_cache": 1,  # 0: every signer's first request this minute (users-DB query)
     "repeats": 3,
     "persister_petitions": 100,
     "persister_signatures": 200_000,
