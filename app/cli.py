@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 from app import wiring
 from app.domain.petitions import utcnow
 from app.extensions import db
+from app.repositories.outbox import Outbox
 from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
 from app.services.rebuild import rebuild_open_index
 
@@ -51,6 +52,14 @@ def persist(once):
         persister.run_forever(stop)
     except KeyboardInterrupt:
         stop.set()
+
+
+@signatures_cli.command("lag")
+def lag():
+    """How far SQL trails Redis: outbox entries not yet persisted, and the oldest one's age."""
+    _refuse_when_embedded("persists signatures in the background")
+    outbox = Outbox(wiring.redis_client())
+    click.echo(f"{outbox.lag()} outbox entries not yet in SQL; the oldest waited {outbox.lag_seconds():.1f} s")
 
 
 @click.group("redis", help="The Redis hot store.")

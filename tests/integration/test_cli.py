@@ -1,4 +1,5 @@
 """The `flask` commands: persist the outbox, rebuild Redis, load demo data."""
+import re
 import threading
 from datetime import datetime, timezone
 
@@ -39,6 +40,17 @@ def test_signatures_persist_once_drains_the_outbox(app):
     assert rows(app, Signature) == 7
     again = run(app, "signatures", "persist", "--once")
     assert again.output.strip() == "persisted 0 outbox entries"
+
+
+def test_signatures_lag_says_how_far_sql_trails(app):
+    petition_id = make_open(app, make_user(app, "owner@example.com"))
+    assert run(app, "signatures", "lag").output.startswith("0 outbox entries not yet in SQL")
+    sign_some(app, petition_id, range(3))
+    waiting = run(app, "signatures", "lag")
+    assert waiting.exit_code == 0, waiting.output
+    assert re.fullmatch(r"3 outbox entries not yet in SQL; the oldest waited \d+\.\d s\n", waiting.output)
+    run(app, "signatures", "persist", "--once")
+    assert run(app, "signatures", "lag").output == "0 outbox entries not yet in SQL; the oldest waited 0.0 s\n"
 
 
 class StopAfter(threading.Event):
