@@ -1,4 +1,4 @@
-"""`python -m bench.profile_worker count|sign [seconds]`: py-spy on one gunicorn worker
+"""`[PROFILE_GIL=1] python -m bench.profile_worker count|sign [seconds]`: py-spy on one gunicorn worker
 (production config, WEB_CONCURRENCY=1) while wrk drives the count endpoint or signing at 8
 connections; prints the functions with the most inclusive samples (what a request costs).
 Uses the bench's servers and databases (reset, like `python -m bench`)."""
@@ -59,8 +59,10 @@ def main():
             subprocess.run(["ab", "-q", "-n", "50", "-c", "2", f"{site}/api/petitions/{ids[0]}/count"], capture_output=True)
             pid = worker_pid(port)
             raw = os.path.join(work, "raw.txt")
+            # PROFILE_GIL=1: only samples holding the GIL, i.e. leave out waits on sockets.
+            gil = ["--gil"] if os.environ.get("PROFILE_GIL") == "1" else []
             spy = subprocess.Popen([str(BIN / "py-spy"), "record", "--pid", str(pid), "--format", "raw", "-o", raw,
-                                    "-d", str(seconds), "-r", "250", "--nonblocking"],
+                                    "-d", str(seconds), "-r", "250", "--nonblocking", *gil],
                                    stdout=subprocess.DEVNULL)
             args = (http.SIGN_LUA, (ids[1], sessions_file, 0.0, 2)) if what == "sign" else (None, ())
             figures = http.run_wrk(url, 8, seconds, *args)
