@@ -3,6 +3,8 @@ from the per-process cache for PAGE_CACHE_SECONDS with exactly what Flask sent, 
 would send; bad queries, cookies and the rest reach Flask."""
 import pytest
 
+from app.blueprints.public.cache import MAX_ORIGINS
+from app.blueprints.public.fast_path import PLAIN_LIST_KEYS
 from tests.integration.support import CacheClock, flask_alone, make_open, make_user, without_date
 
 
@@ -85,3 +87,16 @@ def test_a_cookie_or_a_head_reaches_flask(app, opened, flask_calls):
         before = len(flask_calls)
         response = app.test_client(use_cookies=False).open("/api/petitions", method=method, headers=headers)
         assert response.status_code == 200 and len(flask_calls) == before + 1
+
+
+def test_made_up_hosts_get_flasks_answer_but_are_not_kept_without_bound(app, opened, flask_calls):
+    hosts = [f"https://host{n}.example" for n in range(MAX_ORIGINS + 5)]
+    for host in hosts:
+        listing = app.test_client().get("/api/petitions", base_url=host).get_json()
+        assert listing["data"][0]["url"] == f"{host}/petitions/{opened}"
+    entry = app.extensions["page_cache"]._entries[PLAIN_LIST_KEYS["/api/petitions"]]
+    assert len(entry.responses) == MAX_ORIGINS
+    assert len(flask_calls) == len(hosts)
+    app.test_client().get("/api/petitions", base_url=hosts[0])  # kept: answered without Flask
+    app.test_client().get("/api/petitions", base_url=hosts[-1])  # not kept: Flask answers again
+    assert len(flask_calls) == len(hosts) + 1

@@ -11,6 +11,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 
+# Per entry: the site's own host over HTTP and HTTPS, and a few more (a staging name, an IP).
+MAX_ORIGINS = 8
+
+
 @dataclass
 class Entry:
     data: object  # what the template was rendered from (re-rendered when stale)
@@ -44,9 +48,11 @@ class PageCache:
         return None
 
     def attach_response(self, key, origin, body, headers):
-        """Keeps what Flask sent for this entry, for the fast path to repeat while it is fresh."""
+        """Keeps what Flask sent for this entry, for the fast path to repeat while it is fresh,
+        for at most MAX_ORIGINS origins: Host is the client's to choose, and each answer kept
+        may be a whole page."""
         entry = self._entries.get(key)
-        if entry is not None:
+        if entry is not None and (origin in entry.responses or len(entry.responses) < MAX_ORIGINS):
             entry.responses[origin] = (body, headers)
 
     def stale_data(self, key):
