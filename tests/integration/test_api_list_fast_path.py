@@ -5,24 +5,8 @@ import pytest
 
 from app.blueprints.public.cache import MAX_ORIGINS
 from app.blueprints.public.fast_path import PLAIN_LIST_KEYS
-from tests.integration.support import CacheClock, flask_alone, make_open, make_user, without_date
-
-
-@pytest.fixture
-def flask_calls(app):
-    calls = []
-    app.before_request(lambda: calls.append(1))
-    return calls
-
-
-@pytest.fixture
-def owner(app):
-    return make_user(app, "owner@example.com", "Olive Owner")
-
-
-@pytest.fixture
-def opened(app, owner):
-    return make_open(app, owner, "Protect the village green", days=60)
+from tests.integration.fast_path_fixtures import flask_calls, opened, owner  # noqa: F401 (fixtures)
+from tests.integration.support import CacheClock, flask_alone, make_open, without_date
 
 
 def test_a_fresh_list_is_served_again_without_flask_with_identical_headers(app, opened, flask_calls):

@@ -7,34 +7,17 @@ import pytest
 
 from app.converters import MAX_ID
 from tests.helpers import create_draft, launch, register, sign
+from tests.integration.fast_path_fixtures import flask_calls, opened, owner  # noqa: F401 (fixtures)
 from tests.integration.support import (
     CacheClock,
     close_now,
     flask_alone,
     make_draft,
     make_open,
-    make_user,
     without_date,
 )
 
 LAUNCHED = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def flask_calls(app):
-    calls = []
-    app.before_request(lambda: calls.append(1))
-    return calls
-
-
-@pytest.fixture
-def owner(app):
-    return make_user(app, "owner@example.com", "Olive Owner")
-
-
-@pytest.fixture
-def opened(app, owner):
-    return make_open(app, owner, "Protect the village green", days=60)
 
 
 def test_a_fresh_count_is_served_again_without_flask_with_identical_headers(app, opened, flask_calls):
