@@ -53,8 +53,9 @@ def test_requests_with_a_cookie_or_other_queries_go_to_flask(app, client, flask_
 
 def test_headers_are_kept_per_scheme_and_host(app, flask_calls):
     calls, _ = flask_calls
-    app.test_client().get("/", base_url="https://petitions.example")
-    app.test_client().get("/", base_url="http://other.example")
+    ours = app.test_client().get("/", base_url="https://petitions.example")
+    other = app.test_client().get("/", base_url="http://other.example")
     assert len(calls) == 2
-    app.test_client().get("/", base_url="https://petitions.example")
-    assert len(calls) == 2
+    assert app.test_client().get("/", base_url="https://petitions.example").headers == ours.headers
+    assert app.test_client().get("/", base_url="http://other.example").headers == other.headers
+    assert len(calls) == 2  # both hosts' answers repeated within the same fresh window

@@ -33,6 +33,7 @@ def index():
     query = parse_list_query(request.args)
     cache, key, anonymous = _page_cache(), ("index", query), _anonymous_view()
     if anonymous and (html := cache.fresh_html(key)) is not None:
+        request.environ[CACHE_KEY_ENVIRON] = key  # the fast path may repeat it for this host too
         return html
     try:
         result = wiring.browsing().list(query)
