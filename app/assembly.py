@@ -44,6 +44,7 @@ class Services:
             self.session,
             batch_size=self.settings["PERSISTER_BATCH_SIZE"],
             linger_ms=self.settings["PERSISTER_LINGER_MS"],
+            block_ms=max(1, int(self.settings["REDIS_SOCKET_TIMEOUT"] * 1000 / 2)),
             retention_ms=self.settings["OUTBOX_RETENTION_SECONDS"] * 1000,
             consumer=consumer,
         )

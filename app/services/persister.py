@@ -11,7 +11,9 @@ def consumer_name():
 
 
 class SignaturePersister:
-    def __init__(self, outbox, signatures, session, batch_size=1000, retention_ms=0, consumer=None, linger_ms=0):
+    def __init__(
+        self, outbox, signatures, session, batch_size=1000, retention_ms=0, consumer=None, linger_ms=0, block_ms=250
+    ):
         self.outbox = outbox
         self.signatures = signatures
         self.session = session
@@ -19,6 +21,9 @@ class SignaturePersister:
         # After a part-full batch, wait this long before the next read: a steady trickle of
         # signatures then costs one transaction per linger rather than one per handful.
         self.linger_s = linger_ms / 1000
+        # How long an idle read waits for new entries. It must end before the Redis client's
+        # socket timeout does, or every idle wait fails and the loop backs off for a second.
+        self.block_ms = block_ms
         self.retention_ms = retention_ms
         self.consumer = consumer or consumer_name()
         outbox.ensure_group()
@@ -53,8 +58,9 @@ class SignaturePersister:
             batches += 1
         return total
 
-    def run_forever(self, stop, block_ms=1000, on_error_sleep=1.0):
+    def run_forever(self, stop, block_ms=None, on_error_sleep=1.0):
         """Until `stop` (a threading.Event) is set. Errors are logged and retried."""
+        block_ms = self.block_ms if block_ms is None else block_ms
         while not stop.is_set():
             try:
                 handled = self.run_batch(block_ms=block_ms)

@@ -1,6 +1,7 @@
 """The `flask` commands: persist the outbox, rebuild Redis, load demo data."""
 import re
 import threading
+import time
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select
@@ -91,6 +92,35 @@ def test_the_persister_lingers_after_a_part_full_batch_only(app):
         persister.run_forever(stop, block_ms=1)
     assert rows(app, Signature) == 5
     assert stop.waits == [0.25]  # batches of 2, 2 (full: straight on), 1 (lingers), then none
+
+
+def test_an_idle_persister_waits_without_errors_and_wakes_for_new_signatures(app, caplog):
+    """Its blocking read must end within the Redis client's socket timeout: when it did not, every
+    idle wait ended in a logged timeout and a second's back-off before new signatures were read."""
+    petition_id = make_open(app, make_user(app, "owner@example.com"))
+    assert app.config["REDIS_SOCKET_TIMEOUT"] == 0.5
+    stop = threading.Event()
+    with app.app_context():
+        persister = wiring.persister(consumer="idle")
+    assert persister.block_ms == 250
+
+    def loop():
+        with app.app_context():
+            persister.run_forever(stop)
+
+    worker = threading.Thread(target=loop)
+    worker.start()
+    try:
+        time.sleep(1.2)  # idle for more than twice the socket timeout
+        sign_some(app, petition_id, range(3))
+        deadline = time.monotonic() + 0.6
+        while rows(app, Signature) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert rows(app, Signature) == 3
+    finally:
+        stop.set()
+        worker.join()
+    assert "persister batch failed" not in caplog.text
 
 
 def test_redis_rebuild_command_restores_open_petitions(app, redis_client):
