@@ -165,10 +165,9 @@ def _fields_json(doc, fields):
     return orjson.dumps({field: doc[field] for field in fields})
 
 
-def _read_replies(connection, replies, size):
+def _read_replies(connection, replies):
     for _ in range(replies):
         connection.read_response()  # raises on the first error reply
-    return size
 
 
 def _with_counts(raw_summaries, counts):
@@ -250,9 +249,11 @@ class OpenPetitionStore:
                 unread.append((len(commands), sum(map(len, packed))))
                 in_flight += unread[-1][1]
                 while in_flight - unread[0][1] > window:  # more than `window` sent after the oldest
-                    in_flight -= _read_replies(connection, *unread.popleft())
-            for replies, size in unread:
-                _read_replies(connection, replies, size)
+                    replies, size = unread.popleft()
+                    _read_replies(connection, replies)
+                    in_flight -= size
+            for replies, _ in unread:
+                _read_replies(connection, replies)
         except BaseException:
             connection.disconnect()  # replies may be left unread on it
             raise
