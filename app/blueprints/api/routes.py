@@ -3,7 +3,7 @@ from flask import current_app, jsonify, request, url_for
 
 from app import wiring
 from app.blueprints.api import bp
-from app.blueprints.public.fast_path import CACHE_KEY_ENVIRON, FAST_PATH_KEY_ENVIRON, api_list_cache_key, count_cache_key
+from app.blueprints.public.fast_path import CACHE_KEY_ENVIRON, FAST_PATH_KEY_ENVIRON, count_cache_key, list_cache_key
 from app.services.browsing import parse_list_query
 from app.services.reports import report_dict
 
@@ -42,7 +42,7 @@ def _summary(doc):
 def list_petitions():
     query = parse_list_query(request.args)
     result = wiring.browsing().list(query)
-    _let_fast_path_repeat(api_list_cache_key(query), result)
+    _let_fast_path_repeat(list_cache_key("/api/petitions", query), result)
     return _cacheable(
         {
             "data": [_summary(doc) for doc in result.items],

@@ -32,8 +32,15 @@ COUNT_PATH = re.compile(rf"/api/petitions/({PetitionIdConverter.regex})/count")
 
 # The paths that list petitions, and the kind of page each is cached as.
 LIST_PATHS = {"/": "index", "/api/petitions": "api_list"}
+
+
+def list_cache_key(path, query):
+    """The cache key of the list at `path` (the front page or the API's) for a parsed query."""
+    return (LIST_PATHS[path], query)
+
+
 # Their keys without a query, the most requested of all: the query parsed once.
-PLAIN_LIST_KEYS = {path: (kind, parse_list_query(MultiDict())) for path, kind in LIST_PATHS.items()}
+PLAIN_LIST_KEYS = {path: list_cache_key(path, parse_list_query(MultiDict())) for path in LIST_PATHS}
 
 
 def response_origin(environ):
@@ -51,7 +58,7 @@ def list_key(environ):
     if not environ.get("QUERY_STRING"):
         return PLAIN_LIST_KEYS[path]
     try:
-        return (LIST_PATHS[path], parse_list_query(MultiDict(parse_qsl(environ["QUERY_STRING"], keep_blank_values=True))))
+        return list_cache_key(path, parse_list_query(MultiDict(parse_qsl(environ["QUERY_STRING"], keep_blank_values=True))))
     except InvalidInput:
         return None
 
@@ -66,10 +73,6 @@ def count_key(environ):
 
 def count_cache_key(petition_id):
     return ("count", petition_id)
-
-
-def api_list_cache_key(query):
-    return (LIST_PATHS["/api/petitions"], query)
 
 
 def fast_path_key(environ):

@@ -5,7 +5,7 @@ from flask_login import current_user
 from app import wiring
 from app.blueprints.public import bp, fast_sign
 from app.blueprints.public.cache import PageCache
-from app.blueprints.public.fast_path import CACHE_KEY_ENVIRON
+from app.blueprints.public.fast_path import CACHE_KEY_ENVIRON, list_cache_key
 from app.domain.errors import NotFound, StoreUnavailable
 from app.extensions import limiter
 from app.services.browsing import parse_list_query
@@ -31,7 +31,7 @@ def _anonymous_view():
 @bp.route("/")
 def index():
     query = parse_list_query(request.args)
-    cache, key, anonymous = _page_cache(), ("index", query), _anonymous_view()
+    cache, key, anonymous = _page_cache(), list_cache_key("/", query), _anonymous_view()
     if anonymous and (html := cache.fresh_html(key)) is not None:
         request.environ[CACHE_KEY_ENVIRON] = key  # the fast path may repeat it for this host too
         return html
