@@ -93,13 +93,14 @@ class Outbox:
             pipe.xinfo_groups(keys.OUTBOX)
             try:
                 now, pending, groups = pipe.execute()
-            except redis.exceptions.ResponseError:  # no stream yet
-                return 0.0
+            except redis.exceptions.ResponseError:  # no stream, or no persister made the group yet
+                now, pending, after = self.redis.time(), {"pending": 0}, "-"
+            else:
+                after = b"(" + _last_delivered(groups)
             if pending["pending"]:  # delivered before anything still undelivered: the oldest
                 oldest = pending["min"]
             else:
-                delivered = _last_delivered(groups)
-                first = self.redis.xrange(keys.OUTBOX, min=b"(" + delivered, count=1)
+                first = self.redis.xrange(keys.OUTBOX, min=after, count=1)
                 if not first:
                     return 0.0
                 oldest = first[0][0]

@@ -91,6 +91,15 @@ def test_lag_in_seconds_is_the_age_of_the_oldest_entry_sql_lacks(ctx):
     assert outbox.lag_seconds() == 0.0
 
 
+def test_before_any_persister_made_its_group_every_entry_counts_as_waiting(ctx):
+    redis = wiring.redis_client()
+    seconds, micros = redis.time()
+    redis.xadd(keys.OUTBOX, {"p": "1", "u": "1", "t": "0"}, id=f"{seconds * 1000 + micros // 1000 - 2000}-0")
+    outbox = Outbox(redis)  # no ensure_group: signing writes the stream, the persister the group
+    assert outbox.lag() == 1
+    assert 2.0 <= outbox.lag_seconds() < 3.0
+
+
 def test_replaying_the_same_entries_adds_no_rows(ctx, petitions):
     sign_many(petitions[0], range(5))
     redis = wiring.redis_client()
