@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from flask_wtf.csrf import same_origin
-from itsdangerous import BadData, BadSignature, URLSafeTimedSerializer
+from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import SecurityError
 from werkzeug.http import parse_cookie
 from werkzeug.utils import redirect
@@ -36,6 +36,7 @@ from app.domain.errors import StoreUnavailable
 from app.repositories.open_petitions import SIGN_ALREADY, SIGN_NEW, SIGN_SESSION_ENDED
 from app.services.sign_limits import SignLimits
 from app.services.signing import SignResult
+from app.signed_values import TimedValueReader
 
 SIGN_PATH = re.compile(r"/petitions/([1-9][0-9]{0,9})/sign")
 ANSWER_ENVIRON = "petitions.fast_sign.answer"
@@ -86,17 +87,17 @@ class FastSignMiddleware:
         self.store = app.extensions["open_store"]
         self.limits = SignLimits.from_settings(config)
         self.enabled = bool(config["SIGN_FAST_PATH"] and config["WTF_CSRF_ENABLED"])
-        self.csrf = URLSafeTimedSerializer(  # Flask-WTF's, with OpenSSL's SHA-1 as in app/sessions.py
+        self.csrf = TimedValueReader(URLSafeTimedSerializer(  # Flask-WTF's, with OpenSSL's SHA-1 as in app/sessions.py
             config.get("WTF_CSRF_SECRET_KEY", app.secret_key), salt="wtf-csrf-token",
             signer_kwargs={"digest_method": hashlib.sha1},
-        )
+        ))
         self.csrf_field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
         self.csrf_max_age = config.get("WTF_CSRF_TIME_LIMIT", 3600)
         self.strict_referrer = config.get("WTF_CSRF_SSL_STRICT", True)
         self.https_only = config["FORCE_HTTPS"]
         self.trusted_hosts = config.get("TRUSTED_HOSTS")
         self.session_cookie = app.session_interface.get_cookie_name(app)
-        self.session_serializer = app.session_interface.get_signing_serializer(app)
+        self.session_reader = TimedValueReader(app.session_interface.get_signing_serializer(app))
         self.session_max_age = int(app.permanent_session_lifetime.total_seconds())
         self.headers = {}  # (scheme, host) -> the headers Flask sent on its own 303
         self.answers = {}  # (scheme and host, location) -> (status, headers, body) built from them
@@ -144,12 +145,10 @@ class FastSignMiddleware:
 
     def _session(self, environ):
         """The session as Flask's open_session reads it (its own serializer, cookie name and
-        lifetime, built once), or an empty one."""
+        lifetime), or an empty one."""
         value = parse_cookie(environ.get("HTTP_COOKIE")).get(self.session_cookie)
-        try:
-            return self.session_serializer.loads(value, max_age=self.session_max_age) if value else {}
-        except BadSignature:
-            return {}
+        session = self.session_reader.read(value, self.session_max_age)
+        return session if isinstance(session, dict) else {}
 
     def _csrf_field(self, environ):
         """The form's one CSRF token, from a small ASCII urlencoded body without NULs, or None."""
@@ -172,13 +171,12 @@ class FastSignMiddleware:
         """Flask-WTF's checks: the signed token matches the session's, and on HTTPS the referrer
         is this very origin."""
         expected = session.get(self.csrf_field)
+        signed = self.csrf.read(token, self.csrf_max_age)
         try:
-            host = get_host(environ, self.trusted_hosts)
-            if not isinstance(expected, str) or not hmac.compare_digest(
-                expected, self.csrf.loads(token, max_age=self.csrf_max_age)
-            ):
+            if not isinstance(expected, str) or not isinstance(signed, str) or not hmac.compare_digest(expected, signed):
                 return False
-        except (BadData, SecurityError, TypeError):
+            host = get_host(environ, self.trusted_hosts)
+        except (SecurityError, TypeError):  # TypeError: compare_digest given non-ASCII text
             return False
         if environ.get("wsgi.url_scheme") == "https" and self.strict_referrer:
             referrer = environ.get("HTTP_REFERER")
