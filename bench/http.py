@@ -1,5 +1,6 @@
 """HTTP scenarios with ab and wrk against gunicorn (production config), each beside the
 constant-response baseline measured in the same run."""
+import json
 import os
 import re
 import statistics
@@ -30,6 +31,9 @@ USER_AGENT = "bench"
 # As behind production's TLS proxy; the user agent is part of Flask-Login's session check.
 HEADERS = {"X-Forwarded-Proto": "https", "User-Agent": USER_AGENT}
 READ_SCENARIOS = ("baseline", "front_page", "api_list", "api_count")
+# Signing runs: new signers, 20% repeats, and the same requests against bench.baseline's
+# signing_reference (nothing checked or stored).
+SIGN_SCENARIOS = {"sign_new": 0.0, "sign_dup20": 0.2, "sign_reference": 0.0}
 
 
 # -- running the load generators ----------------------------------------------------------------
@@ -155,7 +159,10 @@ class LagSampler(threading.Thread):
 def run(app, env, sizes, results, port_range):
     with tempfile.TemporaryDirectory(prefix="bench-http-") as workdir, app.app_context():
         petition_ids, sessions_file, signers = seed(app, sizes, workdir)
-        with gunicorn("bench.baseline:app", env, port_range) as base, gunicorn("wsgi:app", env, port_range) as site:
+        results.extra["sign_reference_answer"] = thank_you_answer(app, petition_ids[-1], sessions_file)
+        reference_env = {**env, "BENCH_SIGN_ANSWER": json.dumps(results.extra["sign_reference_answer"])}
+        with gunicorn("bench.baseline:app", env, port_range) as base, gunicorn("wsgi:app", env, port_range) as site, \
+                gunicorn("bench.baseline:signing_reference", reference_env, port_range) as reference:
             urls = {
                 "baseline": f"{base}/",
                 "front_page": f"{site}/",
@@ -165,7 +172,8 @@ def run(app, env, sizes, results, port_range):
             for url in urls.values():  # every worker's first request checks the index
                 subprocess.run(["ab", "-q", "-n", "200", "-c", "8", url], capture_output=True, check=True)
             raw = _read_runs(urls, sizes)
-            sign_raw = _signing_runs(app, site, env, sizes, petition_ids[1:], sessions_file, signers) if sizes["signing"] else []
+            servers = {"site": site, "reference": reference}
+            sign_raw = _signing_runs(app, servers, env, sizes, petition_ids[1:], sessions_file, signers) if sizes["signing"] else []
         _check_signatures(sign_raw)
     _summarise(raw + sign_raw, results)
 
@@ -181,7 +189,22 @@ def _read_runs(urls, sizes):
     return raw
 
 
-def _signing_runs(app, site, env, sizes, petition_ids, sessions_file, signers):
+def thank_you_answer(app, petition_id, sessions_file):
+    """The headers (but Location and length) and body of the site's answer to a signature: one
+    real signature by the first session, through Flask, as the bench's requests send it."""
+    cookie, token = sessions_file.read_text().split("\n", 1)[0].split()
+    client = app.test_client()
+    client.set_cookie(app.config["SESSION_COOKIE_NAME"], cookie)
+    response = client.post(f"/petitions/{petition_id}/sign", data={"csrf_token": token},
+                           headers={**HEADERS, "Referer": f"https://localhost/petitions/{petition_id}"})
+    if response.status_code != 303:
+        raise RuntimeError(f"signing answered {response.status}, not the 303 the reference repeats")
+    wiring.persister().drain()  # an outbox entry left waiting would read as lag in the signing runs
+    headers = [(name, value) for name, value in response.headers if name.lower() not in ("location", "content-length")]
+    return {"headers": headers, "body": response.get_data(as_text=True)}
+
+
+def _signing_runs(app, servers, env, sizes, petition_ids, sessions_file, signers):
     """wrk only: ab repeats one identical request, so it cannot sign as a new user each time.
     The persister runs beside the signing, as in production, and its lag is sampled."""
     client = wiring.redis_client()
@@ -193,18 +216,18 @@ def _signing_runs(app, site, env, sizes, petition_ids, sessions_file, signers):
     sampler = LagSampler(Outbox(client))
     sampler.start()
     raw, ids = [], iter(petition_ids)
-    runs = [(r, c, dup) for r in range(sizes["repeats"]) for c in sizes["concurrency"] for dup in (0.0, 0.2)]
+    runs = [(r, c, scenario) for r in range(sizes["repeats"]) for c in sizes["concurrency"] for scenario in SIGN_SCENARIOS]
     try:
-        for repeat, concurrency, dup in tqdm(runs, desc="http: signing", leave=False):
+        for repeat, concurrency, scenario in tqdm(runs, desc="http: signing", leave=False):
             pid = next(ids)
-            if sizes["warm_user_cache"]:
+            if sizes["warm_user_cache"] and scenario != "sign_reference":
                 # A browser signs from the petition page it has just loaded (the form and its
                 # CSRF token are on it); that signed-in GET left the user's card in the cache.
                 for signer in signers:
                     app.extensions["user_cache"].put(signer)
-            figures = run_wrk(f"{site}/petitions/{pid}/sign", concurrency, sizes["sign_seconds"],
-                              SIGN_LUA, (pid, sessions_file, dup, WRK_THREADS))
-            scenario = "sign_new" if dup == 0 else "sign_dup20"
+            server = servers["reference" if scenario == "sign_reference" else "site"]
+            figures = run_wrk(f"{server}/petitions/{pid}/sign", concurrency, sizes["sign_seconds"],
+                              SIGN_LUA, (pid, sessions_file, SIGN_SCENARIOS[scenario], WRK_THREADS))
             raw.append({"tool": "wrk", "scenario": scenario, "concurrency": concurrency,
                         "repeat": repeat, "petition_id": pid, **figures})
     finally:
@@ -221,6 +244,8 @@ def _check_signatures(sign_raw):
     wiring.persister().drain()
     store, signatures = wiring.open_store(), SignatureRepository(db.session)
     for row in sign_raw:
+        if row["scenario"] == "sign_reference":
+            continue  # nothing was stored
         in_redis = store.count(row["petition_id"])
         in_sql = signatures.count_for(row["petition_id"])
         # In a run of new signers every 303 is a distinct signer Redis must hold.
@@ -247,7 +272,7 @@ def _summarise(raw, results):
             "errors": sum(r["errors"] for r in rows),
             "runs": len(rows),
         }
-        if scenario.startswith("sign"):
+        if scenario.startswith("sign") and scenario != "sign_reference":
             figures["acked_per_s"] = statistics.median(r["acked"] / r["seconds"] for r in rows)
             figures["lost"] = sum(r["lost"] for r in rows)
             figures["max_outbox_lag"] = rows[0]["max_outbox_lag"]
