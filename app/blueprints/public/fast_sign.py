@@ -4,8 +4,9 @@ A signature is a full form post, and py-spy showed Flask's request machinery (li
 CSRF, session and security-header hooks) costing several times the signature itself. This path
 takes a POST to /petitions/<id>/sign only when everything Flask would check is plainly in order:
 a small urlencoded form without NUL characters, the session cookie of a signed-in user whose
-identifier matches (Flask-Login's session protection), the session's CSRF token and, on HTTPS, a
-same-origin referrer. One script run then checks the session token against the user's card (a
+identifier matches (Flask-Login's session protection), the session's CSRF token (both signed
+values read by app/signed_values.py, stricter than itsdangerous) and, on HTTPS, a same-origin
+referrer. One script run then checks the session token against the user's card (a
 logged-out cookie is refused), counts the rate limits and signs.
 
 A new or repeated signature is answered here as Flask would: 303 to the petition page, its
