@@ -30,6 +30,8 @@ def whoami(client):
 def test_register_creates_the_account_and_signs_in(app, client):
     response = register(client, "ann@example.com", "Ann Example")
     assert response.headers["Location"] == "/"
+    welcome = client.get("/").get_data(as_text=True)
+    assert '<div class="flash flash-success" role="status">Welcome, Ann Example. Your account is ready.</div>' in welcome
     assert whoami(client) == "Ann Example"
     assert users(app) == ["ann@example.com"]
 

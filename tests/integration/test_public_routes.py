@@ -236,7 +236,7 @@ def test_signing_records_one_signature_and_says_thank_you(app, client, owner, si
     petition_id = make_open(app, owner)
     status, page = sign_page(client, petition_id)
     assert status == 303
-    assert "Thank you for signing. This petition now has 1 signature." in page
+    assert '<div class="flash flash-success" role="status">Thank you for signing. This petition now has 1 signature.</div>' in page
     assert COUNT_RE.search(page).group(1) == "1"
     assert redis_client.smembers(keys.signers(petition_id)) == {str(signer["id"]).encode()}
     assert redis_client.xlen(keys.OUTBOX) == 1
