@@ -262,7 +262,7 @@ class OpenPetitionStore:
 
     def forget_legacy_documents(self, petition_ids, chunk=1000):
         """Deletes what releases before v3 kept per open petition (`petition:<id>:doc`, about
-        600 bytes each); the rebuild that moves Redis to v3 calls it once."""
+        600 bytes each); a rebuild calls it when such a release had indexed this Redis."""
         with store_errors():
             for start in range(0, len(petition_ids), chunk):
                 self.redis.unlink(*(keys.legacy_petition_doc(pid) for pid in petition_ids[start : start + chunk]))
@@ -456,6 +456,11 @@ class OpenPetitionStore:
     def index_ready(self):
         with store_errors():
             return bool(self.redis.exists(keys.INDEX_READY))
+
+    def holds_earlier_release_index(self):
+        """Whether a release before v3 indexed this Redis, so its whole documents may be here."""
+        with store_errors():
+            return bool(self.redis.exists(*keys.EARLIER_INDEX_READY))
 
     def mark_ready(self, stamp):
         with store_errors():

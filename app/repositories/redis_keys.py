@@ -9,6 +9,9 @@ OPEN_SUMMARIES = "open:summaries"  # hash: petition id -> JSON of the fields lis
 # rebuild writes (v2: the summaries; v3: documents hold only what the summaries lack) renames
 # it, so the first process of that release rebuilds.
 INDEX_READY = "open:index:ready:v3"
+# The markers of releases before v3, which kept whole documents (legacy_petition_doc). Left in
+# place: deleting one would make a process of that release still running rebuild its layout.
+EARLIER_INDEX_READY = ("open:index:ready", "open:index:ready:v2")
 REBUILD_LOCK = "open:index:rebuild_lock"
 OUTBOX = "signatures:outbox"  # stream of new signatures waiting for SQL
 OUTBOX_GROUP = "persister"

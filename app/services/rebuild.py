@@ -42,8 +42,10 @@ def rebuild_open_index(store, petitions, signatures, clock):
     signers = signatures.signers_by_petition([p.id for p in open_rows])
     store.merge_many((open_document(p), signers[p.id]) for p in open_rows)
     store.mark_ready(clock().isoformat())
-    # Only petitions open when v3 arrived can have one; closing deletes the rest.
-    store.forget_legacy_documents([p.id for p in open_rows])
+    # Whole documents exist only where a release before v3 ran (not after Redis lost its data),
+    # and only for petitions open when v3 arrived: closing deletes the rest.
+    if store.holds_earlier_release_index():
+        store.forget_legacy_documents([p.id for p in open_rows])
     log.info(
         "rebuilt Redis open index: %d petitions, %d signatures in %.2fs",
         len(open_rows),

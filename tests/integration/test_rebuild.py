@@ -107,6 +107,16 @@ def test_the_move_to_v3_deletes_the_documents_earlier_releases_kept(app, redis_c
     assert all(redis_client.exists(keys.petition_doc(i)) for i in ids)
 
 
+def test_a_rebuild_of_a_redis_no_earlier_release_indexed_skips_the_document_cleanup(app, redis_client):
+    """After Redis lost its data there are no whole documents to delete: no earlier marker, so
+    the rebuild sends no UNLINKs (a key of that name, planted here, shows it)."""
+    ids = seed(app)
+    redis_client.delete(keys.INDEX_READY, *keys.EARLIER_INDEX_READY)
+    redis_client.set(keys.legacy_petition_doc(ids[0]), b"planted")
+    assert rebuild(app) is True
+    assert redis_client.get(keys.legacy_petition_doc(ids[0])) == b"planted"
+
+
 def test_ready_index_is_left_alone(app, redis_client):
     seed(app)
     assert rebuild(app) is True
