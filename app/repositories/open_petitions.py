@@ -99,6 +99,11 @@ end
 return 0
 """
 
+# How long the rebuild's bulk stream waits on Redis. A request gives up after
+# REDIS_SOCKET_TIMEOUT (0.5 s) so a user hears "safe to retry"; a rebuild that stopped at a
+# brief stall would leave every first request waiting on another rebuild instead.
+BULK_SOCKET_TIMEOUT = 10.0
+
 SIGN_NEW, SIGN_ALREADY, SIGN_NOT_OPEN, SIGN_PAST_DEADLINE, SIGN_RATE_LIMITED, SIGN_SESSION_ENDED = 1, 0, -1, -2, -3, -4
 
 # What list pages show of a petition (app/templates/public/_list.html and the list API's
@@ -209,6 +214,7 @@ class OpenPetitionStore:
         self._sign = client.register_script(SIGN_SCRIPT)
         self._own = _OwnConnection()  # each thread's connection for the signing script
         self._release_lock = client.register_script(RELEASE_LOCK_SCRIPT)
+        self._score = client.register_script(SCORE_SCRIPT)  # its sha, for the bulk load's EVALSHAs
 
     # -- writes -------------------------------------------------------------------------------
     def put_open(self, doc):
@@ -226,20 +232,22 @@ class OpenPetitionStore:
         already hold (never removed), so a rebuild cannot lose a signature Redis has and SQL
         does not yet."""
         items = iter(docs_with_signers)
+        groups = iter(lambda: list(itertools.islice(items, group)), [])
+        load_script = [("SCRIPT", "LOAD", SCORE_SCRIPT)]  # on the stream, before its first EVALSHA
+        batches = itertools.chain.from_iterable(_merge_batches(g, self._score.sha, chunk) for g in groups)
         with store_errors():
-            score_sha = self.redis.script_load(SCORE_SCRIPT)
-            groups = iter(lambda: list(itertools.islice(items, group)), [])
-            self._stream(itertools.chain.from_iterable(_merge_batches(g, score_sha, chunk) for g in groups))
+            self._stream(itertools.chain([load_script], batches))
 
     def _stream(self, batches, window=4 << 20):
         """Sends batches of commands on one connection, reading a batch's replies only once
         more than `window` bytes were sent after it: Redis works through what is queued while
         the next batches are built (some cost the client more than Redis, some the reverse),
-        and no reply waits longer than Redis takes for about `window` bytes of commands (the
-        socket timeout still applies). Packed by hiredis straight from the arguments:
-        redis-py's per-argument checks cost as much again."""
+        and no reply waits longer than Redis takes for about `window` bytes of commands. Packed
+        by hiredis straight from the arguments: redis-py's per-argument checks cost as much
+        again. Its own connection allows BULK_SOCKET_TIMEOUT, not a request's timeout."""
         pool = self.redis.connection_pool
-        connection = pool.get_connection()
+        timeout = max(BULK_SOCKET_TIMEOUT, pool.connection_kwargs.get("socket_timeout") or 0)
+        connection = pool.connection_class(**{**pool.connection_kwargs, "socket_timeout": timeout})
         try:
             unread = collections.deque()  # (replies, bytes) of each batch sent and not yet read
             in_flight = 0
@@ -254,11 +262,8 @@ class OpenPetitionStore:
                     in_flight -= size
             for replies, _ in unread:
                 _read_replies(connection, replies)
-        except BaseException:
-            connection.disconnect()  # replies may be left unread on it
-            raise
         finally:
-            pool.release(connection)
+            connection.disconnect()
 
     def forget_legacy_documents(self, petition_ids, chunk=1000):
         """Deletes what releases before v3 kept per open petition (`petition:<id>:doc`, about
