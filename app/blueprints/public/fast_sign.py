@@ -5,9 +5,10 @@ CSRF, session and security-header hooks) costing several times the signature its
 takes a POST to /petitions/<id>/sign only when everything Flask would check is plainly in order:
 a small urlencoded form without NUL characters, the session cookie of a signed-in user whose
 identifier matches (Flask-Login's session protection), the session's CSRF token (both signed
-values read by app/signed_values.py, stricter than itsdangerous) and, on HTTPS, a same-origin
-referrer. One script run then checks the session token against the user's card (a
-logged-out cookie is refused), counts the rate limits and signs.
+values read by app/signed_values.py, stricter than itsdangerous; their payloads as plain JSON,
+so every value read from them must be a string) and, on HTTPS, a same-origin referrer. One
+script run then checks the session token against the user's card (a logged-out cookie is
+refused), counts the rate limits and signs.
 
 A new or repeated signature is answered here as Flask would: 303 to the petition page, its
 `signed=` query naming the outcome the page thanks the signer for, and the headers Flask itself
@@ -37,7 +38,7 @@ from app.domain.errors import StoreUnavailable
 from app.repositories.open_petitions import SIGN_ALREADY, SIGN_NEW, SIGN_SESSION_ENDED
 from app.services.sign_limits import SignLimits
 from app.services.signing import SignResult
-from app.signed_values import TimedValueReader
+from app.signed_values import TimedValueReader, plain_json_payload
 
 SIGN_PATH = re.compile(r"/petitions/([1-9][0-9]{0,9})/sign")
 ANSWER_ENVIRON = "petitions.fast_sign.answer"
@@ -91,14 +92,14 @@ class FastSignMiddleware:
         self.csrf = TimedValueReader(URLSafeTimedSerializer(  # Flask-WTF's, with OpenSSL's SHA-1 as in app/sessions.py
             config.get("WTF_CSRF_SECRET_KEY", app.secret_key), salt="wtf-csrf-token",
             signer_kwargs={"digest_method": hashlib.sha1},
-        ))
+        ), load_payload=plain_json_payload)
         self.csrf_field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
         self.csrf_max_age = config.get("WTF_CSRF_TIME_LIMIT", 3600)
         self.strict_referrer = config.get("WTF_CSRF_SSL_STRICT", True)
         self.https_only = config["FORCE_HTTPS"]
         self.trusted_hosts = config.get("TRUSTED_HOSTS")
         self.session_cookie = app.session_interface.get_cookie_name(app)
-        self.session_reader = TimedValueReader(app.session_interface.get_signing_serializer(app))
+        self.session_reader = TimedValueReader(app.session_interface.get_signing_serializer(app), load_payload=plain_json_payload)
         self.session_max_age = int(app.permanent_session_lifetime.total_seconds())
         self.headers = {}  # (scheme, host) -> the headers Flask sent on its own 303
         self.answers = {}  # (scheme and host, location) -> (status, headers, body) built from them
@@ -137,7 +138,8 @@ class FastSignMiddleware:
         if token is None:
             return None
         session = self._session(environ)
-        user_id, _, session_token = str(session.get("_user_id", "")).partition(":")
+        login = session.get("_user_id")
+        user_id, _, session_token = login.partition(":") if isinstance(login, str) else ("", "", "")
         if not user_id.isdigit() or not session_token or "_remember" in session:
             return None
         if session.get("_id") != login_identifier(environ) or not self._csrf_valid(environ, token, session):
