@@ -128,6 +128,25 @@ def test_a_second_signature_by_the_fast_path_is_refused_kindly(app, petition_id,
     assert app.extensions["redis"].xlen(keys.OUTBOX) == 2
 
 
+@pytest.mark.parametrize("case", ["only the session cookie and the token", "another cookie", "another form field"])
+def test_the_quick_and_the_general_parsers_read_the_same_signer(app, petition_id, sign_posts, fast_signer, case):
+    """A Cookie header of only the session and a form of only the token skip the general parsers;
+    with anything more the general ones read the same signer, still without Flask."""
+    client, token = fast_signer
+    data = {"csrf_token": token}
+    if case == "another cookie":
+        client.set_cookie("theme", "dark")
+    elif case == "another form field":
+        data["note"] = "from the petition page"
+    posts_before = len(sign_posts)
+
+    response = client.post(f"/petitions/{petition_id}/sign", data=data)
+
+    assert (response.status_code, len(sign_posts)) == (303, posts_before)
+    assert response.headers["Location"] == f"/petitions/{petition_id}?signed=new"
+    assert count(app, petition_id) == 2
+
+
 @pytest.mark.parametrize(
     "case, expected_status, signs",
     [

@@ -65,6 +65,26 @@ def test_a_missing_or_foreign_referrer_is_refused_by_flask(production_app, petit
     assert production_app.extensions["open_store"].count(petition_id) == 1
 
 
+@pytest.mark.parametrize("referrer, expected_status", [
+    ("https://LOCALHOST/petitions/1", 303),  # the same origin, spelled otherwise: Flask-WTF allows it
+    ("https://localhost:443/", 400),  # Flask-WTF compares the port as written
+    ("https://localhost.evil.example/", 400),
+    ("https://localhost@evil.example/", 400),
+])
+def test_a_referrer_not_plainly_this_origin_is_flasks_to_judge(production_app, petition_id, referrer, expected_status):
+    post_sign(https_signer(production_app, "first@example.com"), petition_id)
+    posts = posts_reaching_flask(production_app)
+    client = https_signer(production_app, "second@example.com")
+    token = csrf_token(client, f"/petitions/{petition_id}")
+    posts_before = len(posts)
+
+    response = post_sign(client, petition_id, referrer=referrer, token=token)
+
+    assert response.status_code == expected_status
+    assert len(posts) == posts_before + 1
+    assert production_app.extensions["open_store"].count(petition_id) == (2 if expected_status == 303 else 1)
+
+
 def test_plain_http_is_sent_to_https_not_signed(production_app, petition_id):
     post_sign(https_signer(production_app, "first@example.com"), petition_id)
     client = https_signer(production_app, "second@example.com")

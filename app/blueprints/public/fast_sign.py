@@ -6,9 +6,9 @@ takes a POST to /petitions/<id>/sign only when everything Flask would check is p
 a small urlencoded form without NUL characters, the session cookie of a signed-in user whose
 identifier matches (Flask-Login's session protection), the session's CSRF token (both signed
 values read by app/signed_values.py, stricter than itsdangerous; their payloads as plain JSON,
-so every value read from them must be a string) and, on HTTPS, a same-origin referrer. One
-script run then checks the session token against the user's card (a logged-out cookie is
-refused), counts the rate limits and signs.
+so every value read from them must be a string) and, on HTTPS, a referrer that starts with
+this origin. One script run then checks the session token against the user's card (a
+logged-out cookie is refused), counts the rate limits and signs.
 
 A new or repeated signature is answered here as Flask would: 303 to the petition page, its
 `signed=` query naming the outcome the page thanks the signer for, and the headers Flask itself
@@ -25,7 +25,6 @@ import time
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from flask_wtf.csrf import same_origin
 from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import SecurityError
 from werkzeug.http import parse_cookie
@@ -41,6 +40,10 @@ from app.services.signing import SignResult
 from app.signed_values import TimedValueReader, plain_json_payload
 
 SIGN_PATH = re.compile(r"/petitions/([1-9][0-9]{0,9})/sign")
+# A signed value's characters (itsdangerous' URL-safe base64 and its separator): a form that is
+# only `csrf_token=<these>`, or a Cookie header that is only `session=<these>`, reads the same
+# without the general parser (no quotes, escapes, spaces or percent-encoding to undo).
+TOKEN_CHARS = re.compile(r"[A-Za-z0-9_.-]+")
 ANSWER_ENVIRON = "petitions.fast_sign.answer"
 MAX_FORM_BYTES = 4096
 MAX_ORIGINS = 32  # Host is the client's to choose: learn headers for a few, not without bound
@@ -94,11 +97,13 @@ class FastSignMiddleware:
             signer_kwargs={"digest_method": hashlib.sha1},
         ), load_payload=plain_json_payload)
         self.csrf_field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        self.csrf_only_form = f"{self.csrf_field}="
         self.csrf_max_age = config.get("WTF_CSRF_TIME_LIMIT", 3600)
         self.strict_referrer = config.get("WTF_CSRF_SSL_STRICT", True)
         self.https_only = config["FORCE_HTTPS"]
         self.trusted_hosts = config.get("TRUSTED_HOSTS")
         self.session_cookie = app.session_interface.get_cookie_name(app)
+        self.session_cookie_prefix = f"{self.session_cookie}="
         self.session_reader = TimedValueReader(app.session_interface.get_signing_serializer(app), load_payload=plain_json_payload)
         self.session_max_age = int(app.permanent_session_lifetime.total_seconds())
         self.headers = {}  # (scheme, host) -> the headers Flask sent on its own 303
@@ -149,7 +154,11 @@ class FastSignMiddleware:
     def _session(self, environ):
         """The session as Flask's open_session reads it (its own serializer, cookie name and
         lifetime), or an empty one."""
-        value = parse_cookie(environ.get("HTTP_COOKIE")).get(self.session_cookie)
+        header = environ.get("HTTP_COOKIE", "")
+        if header.startswith(self.session_cookie_prefix) and TOKEN_CHARS.fullmatch(header, len(self.session_cookie_prefix)):
+            value = header[len(self.session_cookie_prefix):]  # our cookie alone: as parse_cookie reads it
+        else:
+            value = parse_cookie(header).get(self.session_cookie)
         session = self.session_reader.read(value, self.session_max_age)
         return session if isinstance(session, dict) else {}
 
@@ -164,7 +173,10 @@ class FastSignMiddleware:
         environ["wsgi.input"] = io.BytesIO(body)  # Flask reads the form again if it is handed over
         if len(body) != int(length) or not body.isascii():
             return None
-        fields = parse_qsl(body.decode("ascii"), keep_blank_values=True)
+        form = body.decode("ascii")
+        if form.startswith(self.csrf_only_form) and TOKEN_CHARS.fullmatch(form, len(self.csrf_only_form)):
+            return form[len(self.csrf_only_form):]  # what parse_qsl gives, quicker
+        fields = parse_qsl(form, keep_blank_values=True)
         if any("\x00" in name or "\x00" in value for name, value in fields):
             return None
         tokens = [value for name, value in fields if name == self.csrf_field]
@@ -182,8 +194,10 @@ class FastSignMiddleware:
         except (SecurityError, TypeError):  # TypeError: compare_digest given non-ASCII text
             return False
         if environ.get("wsgi.url_scheme") == "https" and self.strict_referrer:
-            referrer = environ.get("HTTP_REFERER")
-            return bool(referrer) and same_origin(referrer, f"https://{host}/")
+            # Stricter than Flask-WTF's same_origin, and a tenth of its time: a referrer that
+            # starts with this origin and a slash has its scheme, host and port. Any other
+            # spelling of the same origin (another case, :443) is Flask's to judge.
+            return environ.get("HTTP_REFERER", "").startswith(f"https://{host}/")
         return True
 
     def _thank(self, environ, start_response, origin, result):
