@@ -50,28 +50,18 @@ def test_fast_answer_has_flasks_security_headers(production_app, petition_id):
     assert production_app.extensions["open_store"].count(petition_id) == 2
 
 
-@pytest.mark.parametrize("referrer", [None, "https://evil.example/petitions/1", "http://localhost/"])
-def test_a_missing_or_foreign_referrer_is_refused_by_flask(production_app, petition_id, referrer):
-    post_sign(https_signer(production_app, "first@example.com"), petition_id)
-    posts = posts_reaching_flask(production_app)
-    client = https_signer(production_app, "second@example.com")
-    token = csrf_token(client, f"/petitions/{petition_id}")
-    posts_before = len(posts)
-
-    response = post_sign(client, petition_id, referrer=referrer, token=token)
-
-    assert response.status_code == 400
-    assert len(posts) == posts_before + 1
-    assert production_app.extensions["open_store"].count(petition_id) == 1
-
-
 @pytest.mark.parametrize("referrer, expected_status", [
+    (None, 400),
+    ("https://evil.example/petitions/1", 400),
+    ("http://localhost/", 400),
     ("https://LOCALHOST/petitions/1", 303),  # the same origin, spelled otherwise: Flask-WTF allows it
     ("https://localhost:443/", 400),  # Flask-WTF compares the port as written
     ("https://localhost.evil.example/", 400),
     ("https://localhost@evil.example/", 400),
 ])
 def test_a_referrer_not_plainly_this_origin_is_flasks_to_judge(production_app, petition_id, referrer, expected_status):
+    """Only a referrer starting with https://<host>/ is taken by the fast path; Flask-WTF refuses
+    a missing or foreign one and accepts other spellings of this origin."""
     post_sign(https_signer(production_app, "first@example.com"), petition_id)
     posts = posts_reaching_flask(production_app)
     client = https_signer(production_app, "second@example.com")
