@@ -3,10 +3,12 @@ the signing fast path, with a fraction of itsdangerous' Python per value.
 
 Under load the session cookie cost a signature more worker time than anything but the Redis
 round trip (BENCHMARKS.md): on every call itsdangerous builds a signer, derives its key with an
-extra HMAC and turns the timestamp into a datetime. This reader derives the key once, with
-itsdangerous itself, then checks only what itsdangerous checks: the HMAC over the value, the
-timestamp's age, the payload (decoded by the serializer's own `load_payload`, or by
-`plain_json_payload` where the caller reads only plain JSON values).
+extra HMAC and turns the timestamp into a datetime, and Flask's tagged JSON walks the payload
+in Python. This reader derives the key once, with itsdangerous itself, then checks only what
+itsdangerous checks: the HMAC over the value and the timestamp's age. It reads the payload as
+plain JSON: Flask's tagged values (tuples, bytes, datetimes) come back as their tagged dicts,
+so a caller must check the type of every value it reads (the fast path reads only strings,
+which the tags leave as they are).
 
 It is stricter than itsdangerous, never looser: the current secret key only (fallback keys are
 Flask's to try), ASCII only, and base64 without stray characters. It never raises: a value it
@@ -18,7 +20,6 @@ import time
 import zlib
 
 import orjson
-from itsdangerous import BadData
 from itsdangerous.signer import HMACAlgorithm
 
 _URL_SAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
@@ -31,30 +32,27 @@ def _base64(data):
     return binascii.a2b_base64(padded.translate(_URL_SAFE_TO_STANDARD), strict_mode=True)
 
 
-def plain_json_payload(payload):
-    """An itsdangerous URL-safe payload (zlib-compressed when it starts with ".") read as plain
-    JSON by orjson: a third of the serializer's own time. Flask's tagged JSON values (tuples,
-    bytes, datetimes) come back as their tagged dicts, so a caller must check the type of every
-    value it reads."""
+def _plain_json(payload):
+    """An itsdangerous URL-safe payload (zlib-compressed when it starts with ".") read by
+    orjson: a third of the serializer's own time."""
     compressed = payload.startswith(b".")
     data = _base64(payload[1:] if compressed else payload)
     return orjson.loads(zlib.decompress(data) if compressed else data)
 
 
 class TimedValueReader:
-    def __init__(self, serializer, salt=None, load_payload=None):
+    def __init__(self, serializer, salt=None):
         signer = serializer.make_signer(salt)
         if not isinstance(signer.algorithm, HMACAlgorithm):
             raise ValueError("only HMAC-signed values can be read here")
         # derive_key() is the newest key's, the one Flask and Flask-WTF sign with.
         self._mac = hmac.new(signer.derive_key(), digestmod=signer.digest_method)
         self._sep = signer.sep
-        self._load_payload = load_payload or serializer.load_payload
 
     def read(self, value, max_age):
-        """What `serializer.loads(value, max_age=max_age)` returns (max_age None: any age), or
-        None where it would raise (and for the rarer values it accepts but this reader leaves
-        to it)."""
+        """What `serializer.loads(value, max_age=max_age)` returns (max_age None: any age), as
+        plain JSON, or None where it would raise (and for the rarer values it accepts but this
+        reader leaves to it)."""
         if not value or not value.isascii():
             return None
         signed, sep, signature = value.encode("ascii").rpartition(self._sep)
@@ -69,6 +67,6 @@ class TimedValueReader:
             age = int(time.time()) - int.from_bytes(_base64(stamp), "big")
             if max_age is not None and not 0 <= age <= max_age:
                 return None
-            return self._load_payload(payload)
-        except (binascii.Error, zlib.error, ValueError, BadData):  # orjson's errors are ValueErrors
+            return _plain_json(payload)
+        except (binascii.Error, zlib.error, ValueError):  # orjson's errors are ValueErrors
             return None

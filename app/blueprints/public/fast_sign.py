@@ -6,9 +6,10 @@ takes a POST to /petitions/<id>/sign only when everything Flask would check is p
 a small urlencoded form without NUL characters, the session cookie of a signed-in user whose
 identifier matches (Flask-Login's session protection), the session's CSRF token (both signed
 values read by app/signed_values.py, stricter than itsdangerous; their payloads as plain JSON,
-so every value read from them must be a string) and, on HTTPS, a referrer that starts with
-this origin. One script run then checks the session token against the user's card (a
-logged-out cookie is refused), counts the rate limits and signs.
+so every value read from them must be a string; a lone session cookie and a token-only form
+read without the general parsers) and, on HTTPS, a referrer that starts with this origin. One
+script run then checks the session token against the user's card (a logged-out cookie is
+refused), counts the rate limits and signs.
 
 A new or repeated signature is answered here as Flask would: 303 to the petition page, its
 `signed=` query naming the outcome the page thanks the signer for, and the headers Flask itself
@@ -37,12 +38,10 @@ from app.domain.errors import StoreUnavailable
 from app.repositories.open_petitions import SIGN_ALREADY, SIGN_NEW, SIGN_SESSION_ENDED
 from app.services.sign_limits import SignLimits
 from app.services.signing import SignResult
-from app.signed_values import TimedValueReader, plain_json_payload
+from app.signed_values import TimedValueReader
 
 SIGN_PATH = re.compile(r"/petitions/([1-9][0-9]{0,9})/sign")
-# A signed value's characters (itsdangerous' URL-safe base64 and its separator): a form that is
-# only `csrf_token=<these>`, or a Cookie header that is only `session=<these>`, reads the same
-# without the general parser (no quotes, escapes, spaces or percent-encoding to undo).
+# A signed value's characters (itsdangerous' URL-safe base64 and its separator).
 TOKEN_CHARS = re.compile(r"[A-Za-z0-9_.-]+")
 ANSWER_ENVIRON = "petitions.fast_sign.answer"
 MAX_FORM_BYTES = 4096
@@ -72,6 +71,16 @@ def script_answer(environ, user_id):
     return answer.status, answer.count
 
 
+def lone_signed_value(text, prefix):
+    """The value when `text` is only `prefix` and a signed value (`session=<it>` as a Cookie
+    header, `csrf_token=<it>` as a form), else None: it reads the same as through the general
+    parser, which such characters give nothing to undo (no quotes, escapes, spaces or
+    percent-encoding)."""
+    if text.startswith(prefix) and TOKEN_CHARS.fullmatch(text, len(prefix)):
+        return text[len(prefix):]
+    return None
+
+
 def login_identifier(environ):
     """Flask-Login's session-protection identifier of this request (what its `_id` holds),
     built the way flask_login.utils._create_identifier builds it."""
@@ -95,7 +104,7 @@ class FastSignMiddleware:
         self.csrf = TimedValueReader(URLSafeTimedSerializer(  # Flask-WTF's, with OpenSSL's SHA-1 as in app/sessions.py
             config.get("WTF_CSRF_SECRET_KEY", app.secret_key), salt="wtf-csrf-token",
             signer_kwargs={"digest_method": hashlib.sha1},
-        ), load_payload=plain_json_payload)
+        ))
         self.csrf_field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
         self.csrf_only_form = f"{self.csrf_field}="
         self.csrf_max_age = config.get("WTF_CSRF_TIME_LIMIT", 3600)
@@ -104,7 +113,7 @@ class FastSignMiddleware:
         self.trusted_hosts = config.get("TRUSTED_HOSTS")
         self.session_cookie = app.session_interface.get_cookie_name(app)
         self.session_cookie_prefix = f"{self.session_cookie}="
-        self.session_reader = TimedValueReader(app.session_interface.get_signing_serializer(app), load_payload=plain_json_payload)
+        self.session_reader = TimedValueReader(app.session_interface.get_signing_serializer(app))
         self.session_max_age = int(app.permanent_session_lifetime.total_seconds())
         self.headers = {}  # (scheme, host) -> the headers Flask sent on its own 303
         self.answers = {}  # (scheme and host, location) -> (status, headers, body) built from them
@@ -155,10 +164,7 @@ class FastSignMiddleware:
         """The session as Flask's open_session reads it (its own serializer, cookie name and
         lifetime), or an empty one."""
         header = environ.get("HTTP_COOKIE", "")
-        if header.startswith(self.session_cookie_prefix) and TOKEN_CHARS.fullmatch(header, len(self.session_cookie_prefix)):
-            value = header[len(self.session_cookie_prefix):]  # our cookie alone: as parse_cookie reads it
-        else:
-            value = parse_cookie(header).get(self.session_cookie)
+        value = lone_signed_value(header, self.session_cookie_prefix) or parse_cookie(header).get(self.session_cookie)
         session = self.session_reader.read(value, self.session_max_age)
         return session if isinstance(session, dict) else {}
 
@@ -174,8 +180,8 @@ class FastSignMiddleware:
         if len(body) != int(length) or not body.isascii():
             return None
         form = body.decode("ascii")
-        if form.startswith(self.csrf_only_form) and TOKEN_CHARS.fullmatch(form, len(self.csrf_only_form)):
-            return form[len(self.csrf_only_form):]  # what parse_qsl gives, quicker
+        if (token := lone_signed_value(form, self.csrf_only_form)) is not None:
+            return token
         fields = parse_qsl(form, keep_blank_values=True)
         if any("\x00" in name or "\x00" in value for name, value in fields):
             return None
@@ -184,7 +190,7 @@ class FastSignMiddleware:
 
     def _csrf_valid(self, environ, token, session):
         """Flask-WTF's checks: the signed token matches the session's, and on HTTPS the referrer
-        is this very origin."""
+        starts with this origin."""
         expected = session.get(self.csrf_field)
         signed = self.csrf.read(token, self.csrf_max_age)
         try:
