@@ -13,6 +13,7 @@ import redis
 
 from app.domain.errors import StoreUnavailable
 from app.repositories import redis_keys as keys
+from app.repositories.pipelined import PipelinedConnection
 
 SORT_INDEXES = {
     # sort name -> (index key, highest first?)
@@ -300,25 +301,15 @@ class OpenPetitionStore:
 
     def _run_sign(self, script_keys, args):
         """EVALSHA packed by hiredis on this thread's own connection: the hottest call, where
-        redis-py's pool and command layers cost more client CPU than the round trip itself.
+        redis-py's pool and command layers cost more client CPU than the round trip itself. In
+        the batching worker, signatures held at once share its round trips (pipelined.py).
         Redis-py's Script takes over when Redis lacks the script (it loads it)."""
-        connection = self._own_connection()
-        if connection.is_connected:
-            try:
-                if connection.can_read():  # nothing may wait on an idle connection
-                    connection.disconnect()
-            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
-                connection.disconnect()  # closed by the server (a restart, an idle timeout)
         try:
-            connection.send_packed_command(
-                [hiredis.pack_command(("EVALSHA", self._sign.sha, len(script_keys), *script_keys, *args))]
+            return self._own_connection().call(
+                hiredis.pack_command(("EVALSHA", self._sign.sha, len(script_keys), *script_keys, *args))
             )
-            return connection.read_response()
         except redis.exceptions.NoScriptError:
             return self._sign(keys=script_keys, args=args)
-        except BaseException:
-            connection.disconnect()  # a reply may be left unread on it; the next call reconnects
-            raise
 
     def _own_connection(self):
         """Built from the pool's settings (timeouts included) but not taken from it, so a thread
@@ -326,7 +317,8 @@ class OpenPetitionStore:
         own = self._own
         if own.connection is None or own.pid != os.getpid():
             pool = self.redis.connection_pool
-            own.connection, own.pid = pool.connection_class(**pool.connection_kwargs), os.getpid()
+            own.connection = PipelinedConnection(pool.connection_class(**pool.connection_kwargs))
+            own.pid = os.getpid()
         return own.connection
 
     def sign_many(self, pairs, now_ts, chunk=2000):

@@ -60,7 +60,7 @@ def test_second_signature_by_the_same_person_changes_nothing(store, redis_client
 def test_signing_goes_on_after_redis_drops_the_connection_or_forgets_the_script(store, redis_client):
     put(store, 1)
     assert store.sign(1, 501, now_ts()) == (SIGN_NEW, 1)
-    host, port = store._own.connection._sock.getsockname()[:2]
+    host, port = store._own.connection.connection._sock.getsockname()[:2]
     assert redis_client.client_kill_filter(_type=None, addr=f"{host}:{port}") == 1  # a restart or idle timeout
     assert store.sign(1, 502, now_ts()) == (SIGN_NEW, 2)
     redis_client.script_flush()
