@@ -3,7 +3,9 @@ Worker class and count were chosen by measurement (BENCHMARKS.md); override them
 WEB_CONCURRENCY and GUNICORN_WORKER_CLASS."""
 import os
 
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+# gunicorn's sync worker, but signatures that wait on Redis together share its round trips
+# (app/batching_worker.py); "sync" is the plain one.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "app.batching_worker.BatchingSyncWorker")
 workers = int(os.environ.get("WEB_CONCURRENCY", "8"))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 # Bursts arrive faster than workers accept: let the kernel queue them rather than refuse.

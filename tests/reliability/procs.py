@@ -17,6 +17,7 @@ import redis
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SECRET_KEY = "reliability-tests-secret-key-0123456789abcdef"
+WORKER_CLASS = "app.batching_worker.BatchingSyncWorker"  # production's (gunicorn.conf.py)
 
 
 def _port_range():
@@ -126,7 +127,7 @@ def app_env(redis_url, **overrides):
 
 
 class Gunicorn:
-    """gunicorn wsgi:app with sync workers; the access log, when asked for, names each request's worker PID."""
+    """gunicorn wsgi:app with production's worker class; the access log, when asked for, names each request's worker PID."""
 
     def __init__(self, log_path, env, workers=2, timeout=10, access_log=False):
         self.log_path = Path(log_path)
@@ -143,7 +144,7 @@ class Gunicorn:
         args = [
             str(BIN / "gunicorn"), "--config", str(ROOT / "tests/reliability/gunicorn_ready.py"),
             "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(self.workers), "--worker-class", "sync",
+            "--workers", str(self.workers), "--worker-class", WORKER_CLASS,
             "--timeout", str(self.timeout), "--graceful-timeout", "10",
             "wsgi:app",
         ]

@@ -1,0 +1,57 @@
+"""gunicorn's sync worker, with signatures that wait on Redis together sharing its round trips.
+
+The sync worker answers one connection at a time and sleeps while a signature's script runs in
+Redis. This one runs each connection in a greenlet of its own (app/repositories/pipelined.py):
+when every request it holds is waiting on Redis, it takes another connection that is already
+waiting (at most MAX_HELD at once) instead of sleeping, and then reads the replies of all of
+them in one go. Under a burst that is one round trip, one sleep and one Redis wake-up for
+several signatures rather than one each (BENCHMARKS.md). A request that does not wait on Redis
+runs to its end before anything else, exactly as in the sync worker, so pages and the API are
+answered as before, and with no connection waiting nothing is held back.
+
+Everything else (parsing, the WSGI call, errors, logging, closing) is the sync worker's own
+`handle`, called once per connection.
+"""
+import errno
+
+from gunicorn import util
+from gunicorn.workers.sync import SyncWorker
+
+from app.repositories.pipelined import reply_batch
+
+# Connections held at once while their signatures wait on Redis. More share a round trip
+# further but make the first of them wait for the others' checks (about 0.1 ms each).
+MAX_HELD = 8
+_NOTHING_WAITING = (errno.EAGAIN, errno.EWOULDBLOCK, errno.ECONNABORTED)
+
+
+class BatchingSyncWorker(SyncWorker):
+    def accept(self, listener):
+        connection = listener.accept()  # none waiting: the sync worker's loop waits, as before
+        with reply_batch() as batch:
+            held = 0
+            while True:
+                if connection is not None:
+                    held += 1
+                    batch.start(self._handle_connection, listener, *connection)
+                if not batch.parked:
+                    return  # every request in hand is answered
+                connection = self._waiting_connection(listener) if held < MAX_HELD else None
+                if connection is None:
+                    batch.resume_next()
+
+    def _handle_connection(self, listener, client, address):
+        client.setblocking(1)
+        util.close_on_exec(client)
+        self.handle(listener, client, address)
+
+    def _waiting_connection(self, listener):
+        """A connection that is already waiting, or None (none, or the worker is stopping)."""
+        if not self.alive:
+            return None
+        try:
+            return listener.accept()
+        except OSError as error:
+            if error.errno in _NOTHING_WAITING:
+                return None
+            raise
