@@ -46,7 +46,7 @@ def test_requests_in_a_batch_send_before_any_waits_and_each_gets_its_own_answer(
     seen = []
     with reply_batch() as batch:
         sign_in_batch(batch, store, attempts, seen)
-        assert len(batch.parked) == len(attempts) and seen == []  # all sent, none answered yet
+        assert len(batch.parked) == len(attempts) and seen == []  # all queued, none answered yet
         resolve(batch)
     assert [(pair, answer) for pair, answer, _ in seen] == [
         ((1, 501), (SIGN_NEW, 1)),
@@ -75,19 +75,26 @@ def test_a_dropped_connection_fails_every_owed_reply_and_the_next_call_reconnect
         resolve(batch)
     answers = {pair: answer for pair, answer, _ in seen}
     assert answers[(1, 501)] == answers[(1, 502)] == "unavailable"
-    # Their scripts may have run (Redis got them); the reply owed on the old socket is never
-    # read from the new one, so the third request gets its own answer.
-    assert answers[(1, 503)] == (SIGN_NEW, redis_client.scard(keys.signers(1)))
+    # Their commands were dropped with the socket, never sent on the new one, and the third
+    # request gets its own answer.
+    assert answers[(1, 503)] == (SIGN_NEW, 1)
+    assert redis_client.smembers(keys.signers(1)) == {b"503"}
     assert store.sign(1, 504, NOW.timestamp())[0] == SIGN_NEW
 
 
-def test_a_batch_left_with_owed_replies_closes_their_socket(store, redis_client):
+def test_a_batch_that_ends_before_it_waits_leaves_nothing_owed(store, redis_client):
     seen = []
     with reply_batch() as batch:
         sign_in_batch(batch, store, [(1, 501)], seen)
-    # The worker stopped before reading the reply: the next call must not read it as its own.
-    assert store.sign(1, 502, NOW.timestamp()) == (SIGN_NEW, 2)
+    # The worker stopped first: that request was never sent, and no later call reads a reply
+    # that is not its own.
     assert seen == []
+    assert store.sign(1, 502, NOW.timestamp()) == (SIGN_NEW, 1)
+    with reply_batch() as batch:
+        sign_in_batch(batch, store, [(2, 503)], seen)
+        resolve(batch)
+    assert seen == [((2, 503), (SIGN_NEW, 1), 2)]
+    assert redis_client.smembers(keys.signers(1)) == {b"502"}
 
 
 def test_a_batch_belongs_to_the_thread_that_opened_it(store):
