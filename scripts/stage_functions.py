@@ -2,9 +2,10 @@
 
     python scripts/stage_functions.py [DEST]      (default build/functions_app)
 
-Copies functions_app/ plus the shared packages it imports (app/ without templates and static,
-config/), then imports function_app from the staged folder in a fresh Python process with Flask
-blocked and no project paths, and lists its functions. Exits non-zero if anything is missing.
+Copies functions_app/ plus the shared packages it imports (app/ without templates, static and the
+gunicorn worker; config/), then imports function_app from the staged folder in a fresh Python
+process with Flask blocked and no project paths, and lists its functions. Exits non-zero if
+anything is missing.
 """
 import json
 import os
@@ -14,7 +15,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "local.settings.json", "templates", "static")
+# The web app's own parts stay out: its templates and static files, and its gunicorn worker.
+IGNORE = shutil.ignore_patterns(
+    "__pycache__", "*.pyc", "local.settings.json", "templates", "static", "batching_worker.py"
+)
 
 # Imported in the fresh process: Flask is made unimportable, so a shared module that drags the
 # web stack in fails here rather than in Azure.

@@ -47,4 +47,5 @@ def test_the_staged_package_imports_in_a_fresh_process(tmp_path):
                      "app/assembly.py", "config/settings.py", "petition_functions/clients.py"):
         assert (dest / required).is_file(), required
     assert not (dest / "app" / "templates").exists()
+    assert not (dest / "app" / "batching_worker.py").exists()  # gunicorn's, not in this app
     assert '"[4.*, 5.0.0)"' in (dest / "host.json").read_text()
