@@ -116,18 +116,37 @@ SUMMARY_FIELDS = ("id", "title", "state", "launched_at", "closes_at")
 DETAIL_FIELDS = ("body", "owner_name")
 
 
+def _documents_write(docs, ids):
+    return _paired(("MSET",), map(keys.petition_doc, ids), [_fields_json(d, DETAIL_FIELDS) for d in docs])
+
+
+def _summaries_write(docs, ids):
+    return _paired(("HSET", keys.OPEN_SUMMARIES), ids, [_fields_json(d, SUMMARY_FIELDS) for d in docs])
+
+
+def _titles_write(docs, ids):
+    return _paired(("HSET", keys.OPEN_TITLES), ids, [d["title"].casefold() for d in docs])
+
+
+def _date_index_write(key, field, docs, ids):
+    return _paired(("ZADD", key), [d[field] for d in docs], ids)
+
+
+# Writes of the documents, summaries and search titles, each one command for petitions and their
+# ids as text.
+LISTING_WRITES = (_documents_write, _summaries_write, _titles_write)
+# The date indexes and the field each is scored by.
+DATE_INDEXES = ((keys.OPEN_BY_NEWEST, "launched_ts"), (keys.OPEN_BY_CLOSING, "closes_ts"))
+
+
 def _open_writes(docs):
-    """The writes that make petitions open and listed, one builder per structure: documents and
-    summaries first, then the search titles and sort indexes that lead readers to them (the
-    bulk load is not one transaction). Built only when sent, so the bulk load can write one
-    structure at a time without holding the packed commands."""
-    ids = [str(d["id"]) for d in docs]  # each id goes into five commands: converted once
+    """The commands that make petitions open and listed, in the order both launch and bulk load
+    send them: documents and summaries first, then the search titles and sort indexes that lead
+    readers to them (the bulk load is not one transaction)."""
+    ids = [str(d["id"]) for d in docs]
     return [
-        lambda: _paired(("MSET",), map(keys.petition_doc, ids), [_fields_json(d, DETAIL_FIELDS) for d in docs]),
-        lambda: _paired(("HSET", keys.OPEN_SUMMARIES), ids, [_fields_json(d, SUMMARY_FIELDS) for d in docs]),
-        lambda: _paired(("HSET", keys.OPEN_TITLES), ids, [d["title"].casefold() for d in docs]),
-        lambda: _paired(("ZADD", keys.OPEN_BY_NEWEST), [d["launched_ts"] for d in docs], ids),
-        lambda: _paired(("ZADD", keys.OPEN_BY_CLOSING), [d["closes_ts"] for d in docs], ids),
+        *(build(docs, ids) for build in LISTING_WRITES),
+        *(_date_index_write(key, field, docs, ids) for key, field in DATE_INDEXES),
     ]
 
 
@@ -147,10 +166,19 @@ def _merge_batches(items, score_sha, chunk):
     of `items`, in commands of `chunk` petitions: Redis then works on one index at a time, which
     cost it a fifth less CPU than writing every structure per chunk."""
     parts = [items[start : start + chunk] for start in range(0, len(items), chunk)]
-    writes = [_open_writes([doc for doc, _ in part]) for part in parts]
-    for structure in range(len(writes[0])):
-        for builders in writes:
-            yield [builders[structure]()]
+    docs = [doc for doc, _ in items]
+    ids = [str(doc["id"]) for doc in docs]  # each id goes into five commands: converted once
+    for build in LISTING_WRITES:
+        for start in range(0, len(docs), chunk):
+            yield [build(docs[start : start + chunk], ids[start : start + chunk])]
+    for key, field in DATE_INDEXES:
+        # In score order: Redis then inserts each id next to the one before in its skiplist,
+        # which cost it half the CPU of inserting them in id order.
+        scores = [doc[field] for doc in docs]
+        order = sorted(range(len(docs)), key=scores.__getitem__)
+        scores, ordered_ids = [scores[n] for n in order], [ids[n] for n in order]
+        for start in range(0, len(docs), chunk):
+            yield [_paired(("ZADD", key), scores[start : start + chunk], ordered_ids[start : start + chunk])]
     for part in parts:
         sadds = [
             ("SADD", keys.signers(doc["id"]), *signer_ids[start : start + 10_000])
@@ -222,8 +250,8 @@ class OpenPetitionStore:
         """Writes a newly launched petition (document, summary and indexes) atomically."""
         with store_errors():
             pipe = self.redis.pipeline(transaction=True)
-            for build in _open_writes([doc]):
-                pipe.execute_command(*build())
+            for command in _open_writes([doc]):
+                pipe.execute_command(*command)
             pipe.zadd(keys.OPEN_BY_SIGNATURES, {doc["id"]: 0}, nx=True)
             pipe.execute()
 
