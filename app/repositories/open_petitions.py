@@ -430,10 +430,10 @@ class OpenPetitionStore:
                 ids = self._search(index, descending, query)
                 total, ids = len(ids), ids[start : start + page_size]
             else:
-                pipe = self.redis.pipeline(transaction=False)
-                pipe.zrange(index, start, start + page_size - 1, desc=descending)
-                pipe.zcard(index)
-                ids, total = pipe.execute()
+                ids, total = self._read_together(
+                    ("ZRANGE", index, start, start + page_size - 1, *(("REV",) if descending else ())),
+                    ("ZCARD", index),
+                )
             return OpenPage(items=self._summaries(ids), total=total)
 
     def _search(self, index, descending, query):
@@ -451,10 +451,22 @@ class OpenPetitionStore:
     def _summaries(self, ids):
         if not ids:
             return []
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hmget(keys.OPEN_SUMMARIES, ids)
-        pipe.zmscore(keys.OPEN_BY_SIGNATURES, ids)
-        return _with_counts(*pipe.execute())
+        return _with_counts(*self._read_together(("HMGET", keys.OPEN_SUMMARIES, *ids), ("ZMSCORE", keys.OPEN_BY_SIGNATURES, *ids)))
+
+    def _read_together(self, *commands):
+        """Sends the commands in one write on a pooled connection and returns their replies, as
+        Redis sent them. Packed by hiredis: redis-py's checks of each argument cost a page of 500
+        ids more client time than Redis takes to answer it."""
+        pool = self.redis.connection_pool
+        connection = pool.get_connection()
+        try:
+            connection.send_packed_command([hiredis.pack_command(c) for c in commands], check_health=False)
+            return [connection.read_response() for _ in commands]
+        except BaseException:
+            connection.disconnect()  # the other commands' replies may still be owed on it
+            raise
+        finally:
+            pool.release(connection)
 
     def open_ids(self):
         with store_errors():

@@ -3,6 +3,7 @@ from datetime import datetime, timedelta, timezone
 
 import orjson
 import pytest
+import redis
 
 from app.repositories import redis_keys as keys
 from app.repositories.open_petitions import (
@@ -178,6 +179,20 @@ def test_petition_closed_between_the_index_and_summary_reads_is_left_out(three, 
     redis_client.hdel(keys.OPEN_SUMMARIES, 2)  # what remove_open does after a reader found the id
     for query in (None, "petition"):
         assert [d["id"] for d in three.page("signatures", 1, 50, query).items] == [1, 3]
+
+
+def test_an_error_reply_in_a_page_read_leaves_no_reply_for_the_next_read(three, redis_client):
+    """A page sends two commands at once; when the first answers with an error, the second's
+    reply must not be read as the answer to whatever the connection is asked next."""
+    ranking = redis_client.dump(keys.OPEN_BY_SIGNATURES)
+    redis_client.delete(keys.OPEN_BY_SIGNATURES)
+    redis_client.set(keys.OPEN_BY_SIGNATURES, "not a sorted set")
+    with pytest.raises(redis.exceptions.ResponseError):
+        three.page("signatures", 1, 50)
+    redis_client.delete(keys.OPEN_BY_SIGNATURES)
+    redis_client.restore(keys.OPEN_BY_SIGNATURES, 0, ranking)
+    assert [d["id"] for d in three.page("newest", 1, 50).items] == [3, 2, 1]
+    assert three.page("signatures", 1, 2).total == 3
 
 
 def test_get_returns_what_the_page_shows_with_the_live_count(store, redis_client):
