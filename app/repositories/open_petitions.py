@@ -451,7 +451,10 @@ class OpenPetitionStore:
     def _summaries(self, ids):
         if not ids:
             return []
-        return _with_counts(*self._read_together(("HMGET", keys.OPEN_SUMMARIES, *ids), ("ZMSCORE", keys.OPEN_BY_SIGNATURES, *ids)))
+        summaries, counts = self._read_together(
+            ("HMGET", keys.OPEN_SUMMARIES, *ids), ("ZMSCORE", keys.OPEN_BY_SIGNATURES, *ids)
+        )
+        return _with_counts(summaries, counts)
 
     def _read_together(self, *commands):
         """Sends the commands in one write on a pooled connection and returns their replies, as
