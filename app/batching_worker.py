@@ -9,10 +9,11 @@ several signatures rather than one each (BENCHMARKS.md). A request that does not
 runs to its end before anything else, exactly as in the sync worker, so pages and the API are
 answered as before, and with no connection waiting nothing is held back.
 
-Everything else (parsing, the WSGI call, errors, logging, closing) is the sync worker's own
-`handle`, called once per connection.
+Everything else (parsing, the WSGI call, errors, logging) is the sync worker's own `handle`,
+called once per connection. Closing differs in one case (`close_when_answered`).
 """
 import errno
+import socket
 
 from gunicorn import util
 from gunicorn.workers.sync import SyncWorker
@@ -23,9 +24,36 @@ from app.repositories.pipelined import reply_batch
 # further but make the first of them wait for the others' checks (about 0.1 ms each).
 MAX_HELD = 8
 _NOTHING_WAITING = (errno.EAGAIN, errno.EWOULDBLOCK, errno.ECONNABORTED)
+_graceful_close = util.close_graceful
+
+
+def close_when_answered(client, *args, **kwargs):
+    """Closes a connection at once when nothing the client sent is left unread; otherwise
+    gunicorn's graceful close, which half-closes and then waits (up to 2 s) for the client to
+    hang up, reading what it still sends, so that unread data does not make the kernel answer
+    with a reset that could cost the client its response. With nothing unread, close() itself
+    sends the FIN, and the wait held the worker for a wake-up per connection (BENCHMARKS.md,
+    "Machine F"). Data a client sends after its answer has gone (pipelining) is refused with a
+    reset, as with a plain close."""
+    if type(client) is socket.socket and not _unread_data(client):
+        client.close()
+    else:
+        _graceful_close(client, *args, **kwargs)
+
+
+def _unread_data(client):
+    try:
+        return client.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+    except OSError:  # nothing has come (EAGAIN), or the connection is broken: nothing to wait for
+        return False
 
 
 class BatchingSyncWorker(SyncWorker):
+    def init_process(self):
+        # The sync worker's `handle` closes through this name; set in this worker's process only.
+        util.close_graceful = close_when_answered
+        super().init_process()
+
     def accept(self, listener):
         connection = listener.accept()  # none waiting: the sync worker's loop waits, as before
         with reply_batch() as batch:

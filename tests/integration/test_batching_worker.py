@@ -10,7 +10,7 @@ import pytest
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
 
-from app.batching_worker import MAX_HELD, BatchingSyncWorker
+from app.batching_worker import MAX_HELD, BatchingSyncWorker, close_when_answered
 from app.repositories import redis_keys as keys
 from app.repositories.open_petitions import OpenPetitionStore
 from tests.integration.support import transient_document
@@ -107,3 +107,47 @@ def test_a_request_that_does_not_wait_on_redis_is_answered_alone(store, listener
     assert signer.is_alive()  # not taken: the sync worker's one-at-a-time for such requests
     worker.accept(listener)
     assert signer.body() == "1 1 1"
+
+
+@pytest.fixture
+def connection(listener):
+    """A client socket and the server's end of its connection, the request read by the server."""
+    client = socket.create_connection(listener.getsockname())
+    client.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    listener.setblocking(True)
+    server, _ = listener.accept()
+    server.recv(4096)
+    yield client, server
+    client.close()
+    server.close()
+
+
+def close_in_background(server):
+    closing = threading.Thread(target=close_when_answered, args=(server,), daemon=True)
+    closing.start()
+    return closing
+
+
+def test_a_connection_with_nothing_unread_is_closed_without_waiting_for_the_client(connection):
+    client, server = connection
+    closing = close_in_background(server)
+    closing.join(timeout=1)  # gunicorn's graceful close would wait 2 s for the client's FIN
+    assert not closing.is_alive()
+    assert server.fileno() == -1
+    client.settimeout(1)
+    assert client.recv(4096) == b""  # the client sees the end of the answer while still open
+
+
+def test_a_connection_with_unread_data_waits_for_the_client_to_hang_up(connection):
+    client, server = connection
+    client.sendall(b"GET /pipelined HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    threading.Event().wait(0.1)  # on loopback the bytes are in the server's buffer by now
+    closing = close_in_background(server)
+    closing.join(timeout=0.5)
+    assert closing.is_alive()  # still reading what the client sends, so it gets no reset
+    client.sendall(b"more")
+    client.settimeout(1)
+    assert client.recv(4096) == b""  # a FIN, not ConnectionResetError
+    client.shutdown(socket.SHUT_WR)
+    closing.join(timeout=2)
+    assert not closing.is_alive()
