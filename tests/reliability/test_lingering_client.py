@@ -18,3 +18,24 @@ def test_a_client_that_stays_connected_does_not_hold_the_only_worker(start_redis
         status, _, elapsed = get_request(web.port, "/api/petitions")
         assert status == 200
         assert elapsed < 1.0, f"the next client waited {elapsed:.2f} s for the worker"
+
+
+def test_an_oversized_body_still_gets_its_answer_not_a_reset(start_redis, start_gunicorn):
+    """The app refuses a 2 MB form from its Content-Length without reading it, so the body is
+    still arriving when the answer goes: the close must not turn it into a reset."""
+    web = start_gunicorn(start_redis(), workers=1)
+    body = b"title=" + b"x" * (2 << 20)
+    head = (
+        f"POST /login HTTP/1.1\r\nHost: 127.0.0.1:{web.port}\r\nX-Forwarded-Proto: https\r\n"
+        f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", web.port), timeout=5) as client:
+        client.sendall(head)
+        try:
+            client.sendall(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server may stop reading; what matters is the answer
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
