@@ -33,8 +33,8 @@ def close_when_answered(client, *args, **kwargs):
     hang up, reading what it still sends, so that unread data does not make the kernel answer
     with a reset that could cost the client its response. With nothing unread, close() itself
     sends the FIN, and the wait held the worker for a wake-up per connection (BENCHMARKS.md,
-    "Machines E and F"). Data a client sends after its answer has gone (pipelining) is refused with a
-    reset, as with a plain close."""
+    "Machines E and F"). Data a client sends after its answer has gone (pipelining) is refused
+    with a reset, as with a plain close."""
     if type(client) is socket.socket and not _unread_data(client):
         client.close()
     else:

@@ -102,15 +102,20 @@ def get_request(port, path):
     return _exchange(port, request)
 
 
+def read_until_closed(sock):
+    """Everything the server sends until it closes its side."""
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _exchange(port, request):
     started = time.monotonic()
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(request)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
+        answer = read_until_closed(sock)
     elapsed = time.monotonic() - started
-    answer = b"".join(chunks)
     if not answer.startswith(b"HTTP/1.1 "):
         raise ConnectionResetError("no HTTP answer")
     return int(answer[9:12]), answer, elapsed

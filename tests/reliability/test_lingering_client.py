@@ -3,17 +3,17 @@ gunicorn's graceful close would wait up to 2 s for it to hang up. Production's w
 closes at once when the client has sent nothing more (app/batching_worker.py)."""
 import socket
 
-from tests.reliability.load import get_request
+from tests.reliability.load import get_request, read_until_closed
 
 
 def test_a_client_that_stays_connected_does_not_hold_the_only_worker(start_redis, start_gunicorn):
     web = start_gunicorn(start_redis(), workers=1)
-    request = f"GET /api/petitions HTTP/1.1\r\nHost: 127.0.0.1:{web.port}\r\nX-Forwarded-Proto: https\r\n\r\n"
+    request = (
+        f"GET /api/petitions HTTP/1.1\r\nHost: 127.0.0.1:{web.port}\r\nX-Forwarded-Proto: https\r\n\r\n"
+    )
     with socket.create_connection(("127.0.0.1", web.port), timeout=5) as lingering:
         lingering.sendall(request.encode())
-        answer = b""
-        while chunk := lingering.recv(65536):  # read to the server's FIN, then stay connected
-            answer += chunk
+        answer = read_until_closed(lingering)  # to the server's FIN; the client stays connected
         assert answer.startswith(b"HTTP/1.1 200 ")
         status, _, elapsed = get_request(web.port, "/api/petitions")
         assert status == 200
@@ -35,7 +35,5 @@ def test_an_oversized_body_still_gets_its_answer_not_a_reset(start_redis, start_
             client.sendall(body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the server may stop reading; what matters is the answer
-        answer = b""
-        while chunk := client.recv(65536):
-            answer += chunk
+        answer = read_until_closed(client)
     assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
