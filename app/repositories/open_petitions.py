@@ -66,28 +66,19 @@ end
 return {added, count}
 """
 
-# Sets each petition's ranking score to the size of its merged signer set, for a whole chunk.
-# KEYS[1] is the by-signatures index; KEYS[i + 1] is the signer set of petition ARGV[i + 1].
-# ARGV[1] says how many of the petitions (the first ones) were just given signers from SQL: they
-# get a SCARD each. The rest score 0 unless Redis already holds signers for them, which one
-# EXISTS per 500 of them tells (instead of a SCARD each from Lua).
-# Scores go in as ZADDs of up to 500 pairs (within Lua's unpack limit).
+# Sets each petition's ranking score to the size of its merged signer set, for a whole chunk of
+# petitions that were just given signers from SQL. KEYS[1] is the by-signatures index; KEYS[i + 1]
+# is the signer set of petition ARGV[i]. Scores go in as ZADDs of up to 500 pairs (within Lua's
+# unpack limit).
 SCORE_SCRIPT = """
-local from_sql, total = tonumber(ARGV[1]), #KEYS - 1
-local first = 1
-while first <= total do
-  local last = math.min(first + 499, total)
-  if first <= from_sql then
-    last = math.min(last, from_sql)
-  end
-  local empty = first > from_sql and redis.call('EXISTS', unpack(KEYS, first + 1, last + 1)) == 0
+local total = #KEYS - 1
+for first = 1, total, 500 do
   local batch = {}
-  for i = first, last do
-    batch[#batch + 1] = empty and '0' or redis.call('SCARD', KEYS[i + 1])
-    batch[#batch + 1] = ARGV[i + 1]
+  for i = first, math.min(first + 499, total) do
+    batch[#batch + 1] = redis.call('SCARD', KEYS[i + 1])
+    batch[#batch + 1] = ARGV[i]
   end
   redis.call('ZADD', KEYS[1], unpack(batch))
-  first = last + 1
 end
 return total
 """
@@ -188,11 +179,18 @@ def _merge_batches(items, score_sha, chunk):
         if sadds:
             yield sadds
     for part in parts:
-        # Petitions given signers first: the script counts those and checks the rest in bulk.
-        ids = [doc["id"] for doc, signer_ids in part if signer_ids]
-        from_sql = len(ids)
-        ids += [doc["id"] for doc, signer_ids in part if not signer_ids]
-        yield [("EVALSHA", score_sha, len(ids) + 1, keys.OPEN_BY_SIGNATURES, *map(keys.signers, ids), from_sql, *ids)]
+        counted = [doc["id"] for doc, signer_ids in part if signer_ids]
+        unsigned = [doc["id"] for doc, signer_ids in part if not signer_ids]
+        batch = []
+        if counted:
+            batch.append(("EVALSHA", score_sha, len(counted) + 1, keys.OPEN_BY_SIGNATURES, *map(keys.signers, counted), *counted))
+        if unsigned:
+            # NX keeps the score of a petition Redis already ranks. A signer set only ever exists
+            # with its score, which the signing script keeps at the set's size (also while this
+            # load runs), so there is nothing to count for these. Checking for sets instead cost
+            # Redis 15% more CPU over the whole load (BENCHMARKS.md, machine G).
+            batch.append(_paired(("ZADD", keys.OPEN_BY_SIGNATURES, "NX"), ["0"] * len(unsigned), unsigned))
+        yield batch
 
 
 def _fields_json(doc, fields):

@@ -3,7 +3,7 @@ import pytest
 import redis
 
 from app.repositories import redis_keys as keys
-from app.repositories.open_petitions import OpenPetitionStore
+from app.repositories.open_petitions import SCORE_SCRIPT, OpenPetitionStore, _merge_batches
 
 
 def _doc(pid, title):
@@ -67,12 +67,15 @@ def _contents(redis_client, key):
     return redis_client.hgetall(key)
 
 
-def test_petitions_sql_has_no_signers_for_keep_the_signers_redis_holds(redis_client):
-    """The scoring script checks in bulk whether Redis holds signers for petitions SQL gave
-    none, and counts them one by one only when it does; across chunks and groups."""
+def test_petitions_sql_has_no_signers_for_keep_the_counts_redis_holds(redis_client):
+    """Signatures Redis holds and SQL does not yet (the signing script ranked them): across
+    chunks and groups, a petition SQL gave no signers keeps its count, one it gave signers is
+    counted from the merged set, and the rest rank at 0."""
     store = OpenPetitionStore(redis_client)
-    redis_client.sadd(keys.signers(700), 5, 6)  # signatures Redis holds and SQL does not yet
-    redis_client.sadd(keys.signers(3), 8)
+    for pid in (3, 700):
+        store.put_open(_doc(pid, f"Petition {pid}"))
+    for pid, user_id, count in ((700, 5, 1), (700, 6, 2), (3, 8, 1)):
+        assert store.sign(pid, user_id, 1_780_000_100) == (1, count)
     docs = [(_doc(pid, f"Petition {pid}"), [1] if pid % 3 == 0 else []) for pid in range(1, 1_203)]
     store.merge_many(docs, chunk=400, group=1_000)
     scores = dict(redis_client.zrange(keys.OPEN_BY_SIGNATURES, 0, -1, withscores=True))
@@ -82,6 +85,20 @@ def test_petitions_sql_has_no_signers_for_keep_the_signers_redis_holds(redis_cli
     assert redis_client.smembers(keys.signers(3)) == {b"1", b"8"}
     assert not redis_client.exists(keys.signers(701))
     assert store.page("newest", 1, 2_000).total == 1_202
+
+
+def test_a_signature_recorded_while_the_load_runs_keeps_its_count(redis_client):
+    """The petitions are open (the date indexes are written) before their ranking is: a
+    signature in between is ranked by the signing script and the load's ranking keeps it."""
+    store = OpenPetitionStore(redis_client)
+    docs = [(_doc(pid, f"Petition {pid}"), [pid] if pid == 2 else []) for pid in (1, 2, 3)]
+    batches = list(_merge_batches(docs, store._score.sha, 2000))
+    ranking = [b for b in batches if any(c[:2] in (("ZADD", keys.OPEN_BY_SIGNATURES), ("EVALSHA", store._score.sha)) for c in b)]
+    store._stream(iter([[("SCRIPT", "LOAD", SCORE_SCRIPT)]] + [b for b in batches if b not in ranking]))
+    assert store.sign(1, 50, 1_780_000_100) == (1, 1)
+    assert store.sign(2, 51, 1_780_000_100) == (1, 2)  # SQL's signer 2 is already in the set
+    store._stream(iter(ranking))
+    assert [(d["id"], d["signature_count"]) for d in store.page("signatures", 1, 10).items] == [(2, 2), (1, 1), (3, 0)]
 
 
 def test_streamed_batches_are_all_applied_and_an_error_reply_still_raises(redis_client):
