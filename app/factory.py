@@ -144,16 +144,17 @@ def register_functions_backend(app):
 
 
 def register_wsgi_middleware(app):
-    """Outermost first: ProxyFix sets scheme and client address, then the fast paths (the signing
-    form; the front page and count reads) see them, so they never answer a request Flask would
-    redirect to HTTPS."""
+    """Outermost first: the read fast path (front page, list and count) keys its answers on
+    the forwarded headers themselves, so a hit skips ProxyFix's parsing and the answer still
+    matches the scheme and host Flask saw. Then ProxyFix sets scheme and client address, which
+    the signing fast path needs (its rate limit is per client address)."""
     from app.blueprints.public.fast_path import FreshPageMiddleware
     from app.blueprints.public.fast_sign import FastSignMiddleware
 
-    app.wsgi_app = FreshPageMiddleware(app.wsgi_app, app.extensions["page_cache"])
     app.wsgi_app = app.extensions["fast_sign"] = FastSignMiddleware(app.wsgi_app, app)
     if app.config["ENV_NAME"] == "production":
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    app.wsgi_app = FreshPageMiddleware(app.wsgi_app, app.extensions["page_cache"])
 
 
 def first_request_setup(app):

@@ -21,7 +21,8 @@ class Entry:
     html: str | None  # the anonymous rendering, served while fresh
     fresh_until: float
     stale_until: float
-    # The anonymous response as sent, per (scheme, host): body bytes and Flask's headers.
+    # The anonymous response as sent, per origin (fast_path.forwarded_origin): body bytes and
+    # Flask's headers.
     responses: dict = field(default_factory=dict)
 
 

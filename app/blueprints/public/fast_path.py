@@ -4,11 +4,12 @@ Profiling showed a cache hit still spends most of its time in Flask's request ma
 (request context, session, login, limiter and security-header hooks), not in the cache. A
 request that cannot be personal (GET, no cookie at all) for a response the cache holds fresh is
 answered here with the body and the exact headers Flask sent with it, per scheme and host (so
-HTTPS redirects and security headers behave as before). Three kinds of response qualify: the
-front page and the API's list (per list query; the list API already allows caches a 5 s old
-answer) and a petition's count (per petition id; the count API allows 2 s). A matching
-If-None-Match gets the 304 Flask would send. Everything else goes to Flask, and only a 200 that
-the view marked (CACHE_KEY_ENVIRON) is remembered.
+HTTPS redirects and security headers behave as before). It runs ahead of ProxyFix and keys on
+the forwarded headers ProxyFix would read, so a hit skips ProxyFix's header parsing too. Three
+kinds of response qualify: the front page and the API's list (per list query; the list API
+already allows caches a 5 s old answer) and a petition's count (per petition id; the count API
+allows 2 s). A matching If-None-Match gets the 304 Flask would send. Everything else goes to
+Flask, and only a 200 that the view marked (CACHE_KEY_ENVIRON) is remembered.
 """
 import re
 from urllib.parse import parse_qsl
@@ -47,6 +48,13 @@ def response_origin(environ):
     """What a remembered answer is kept per: scheme and host, since Flask's answer (the HTTPS
     redirect, HSTS, the API's absolute URLs) depends on them."""
     return environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST")
+
+
+def forwarded_origin(environ):
+    """response_origin read ahead of ProxyFix: everything ProxyFix works the scheme and host out
+    from, so equal values give equal scheme and host whether or not a proxy is trusted."""
+    return (environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"),
+            environ.get("HTTP_X_FORWARDED_PROTO"), environ.get("HTTP_X_FORWARDED_HOST"))
 
 
 def list_key(environ):
@@ -119,7 +127,7 @@ class FreshPageMiddleware:
         key = fast_path_key(environ)
         if key is None:
             return self.wsgi_app(environ, start_response)
-        origin = response_origin(environ)
+        origin = forwarded_origin(environ)
         hit = self.cache.fresh_response(key, origin)
         if hit is not None:
             return answer(environ, start_response, *hit)
