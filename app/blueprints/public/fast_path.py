@@ -11,6 +11,7 @@ already allows caches a 5 s old answer) and a petition's count (per petition id;
 allows 2 s). A matching If-None-Match gets the 304 Flask would send. Everything else goes to
 Flask, and only a 200 that the view marked (CACHE_KEY_ENVIRON) is remembered.
 """
+import functools
 import re
 from urllib.parse import parse_qsl
 
@@ -29,6 +30,7 @@ FAST_PATH_KEY_ENVIRON = "petitions.fast_path_key"
 
 # The count route with the `pid` converter's ids; anything else is Flask's (404) to give.
 COUNT_PATH = re.compile(rf"/api/petitions/({PetitionIdConverter.regex})/count")
+LONGEST_COUNT_PATH = len(f"/api/petitions/{MAX_ID}/count")
 
 
 # The paths that list petitions, and the kind of page each is cached as.
@@ -73,8 +75,19 @@ def list_key(environ):
 
 def count_key(environ):
     """The cache key for a petition's count without a query string, or None."""
-    match = COUNT_PATH.fullmatch(environ.get("PATH_INFO", ""))
-    if match is None or environ.get("QUERY_STRING") or int(match.group(1)) > MAX_ID:
+    path = environ.get("PATH_INFO", "")
+    if environ.get("QUERY_STRING") or len(path) > LONGEST_COUNT_PATH:
+        return None
+    return count_path_key(path)
+
+
+@functools.lru_cache(maxsize=4096)
+def count_path_key(path):
+    """The count's cache key for `path`, or None. Memoised: polling clients repeat the same few
+    paths, and the match was most of a hit's own time. Only short paths get here, so made-up
+    ones cost the memo at most 4,096 small strings."""
+    match = COUNT_PATH.fullmatch(path)
+    if match is None or int(match.group(1)) > MAX_ID:
         return None
     return count_cache_key(int(match.group(1)))
 
