@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from app.extensions import db
 from app.factory import create_app
-from bench.services import app_env, ensure_database
+from bench.services import DatabaseBusy, app_env, ensure_database, reset_schema
 from config import load_config
 
 
@@ -23,10 +23,11 @@ def bench_app(redis_url, database_url, users_database_url, reset=True):
     app = create_app(load_config("production"))
     with app.app_context():
         if reset:
-            for engine in db.engines.values():
-                with engine.begin() as conn:
-                    conn.execute(text("DROP SCHEMA public CASCADE"))
-                    conn.execute(text("CREATE SCHEMA public"))
+            try:
+                for engine in db.engines.values():
+                    reset_schema(engine)
+            except DatabaseBusy as exc:
+                raise SystemExit(f"python -m bench: {exc}") from None
             upgrade()
         try:
             yield app, env

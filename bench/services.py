@@ -13,7 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -107,6 +109,45 @@ def ensure_database(url):
     with psycopg.connect(admin, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (url.database,)).fetchone():
             conn.execute(f'CREATE DATABASE "{url.database}"')
+
+
+
+class DatabaseBusy(RuntimeError):
+    """Another session holds a lock the schema reset needs."""
+
+
+def reset_schema(engine, lock_timeout_ms=15_000):
+    """Drops and recreates the public schema of `engine`'s database. DROP SCHEMA waits for every
+    other session's lock on the tables (a leftover server's open transaction, a psql left in a
+    transaction): it waits at most `lock_timeout_ms`, then names those sessions rather than
+    hanging without a word."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}"))
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    except OperationalError as exc:
+        if not isinstance(exc.orig, psycopg.errors.LockNotAvailable):
+            raise
+        raise DatabaseBusy(_busy_message(engine)) from None
+
+
+def _busy_message(engine):
+    with engine.connect() as conn:
+        sessions = conn.execute(text(
+            "SELECT pid, application_name, client_addr, state, left(query, 60) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )).all()
+        database = conn.execute(text("SELECT current_database()")).scalar()
+    listed = "\n".join(
+        f"  pid {pid} {app or '-'} from {addr or 'local socket'}, {state}: {query!r}"
+        for pid, app, addr, state, query in sessions
+    )
+    return (
+        f"database {database!r} is in use by another session, so its schema cannot be reset."
+        f" Stop the process that holds it (or SELECT pg_terminate_backend(<pid>)) and run again."
+        f" Sessions on it:\n{listed or '  (none left: it has just let go; run again)'}"
+    )
 
 
 def app_env(redis_url, database_url, users_database_url):

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from app.extensions import db
 from app.factory import create_app
-from bench.services import ensure_database
+from bench.services import ensure_database, reset_schema
 from config import TestConfig
 
 
@@ -30,12 +30,6 @@ class Clock:
         return self.now
 
 
-def _reset_schema(engine):
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-
-
 @pytest.fixture(scope="session")
 def test_config_class():
     return TestConfig
@@ -50,7 +44,7 @@ def migrated_databases():
     app = create_app(config)
     with app.app_context():
         for engine in db.engines.values():
-            _reset_schema(engine)
+            reset_schema(engine)
         upgrade()
         db.session.remove()
         for engine in db.engines.values():
