@@ -37,14 +37,15 @@ class Outbox:
 
     def read(self, consumer, count, block_ms=None, claim_idle_ms=30_000):
         """Entries to persist: first ones another consumer took and left idle (it crashed),
-        then new ones."""
+        then new ones. `claim_idle_ms=None` reads new ones only."""
         with store_errors():
-            claimed = self.redis.xautoclaim(
-                keys.OUTBOX, keys.OUTBOX_GROUP, consumer, claim_idle_ms, "0-0", count=count
-            )[1]
-            entries = [_entry(i, f) for i, f in claimed if f]
-            if entries:
-                return entries
+            if claim_idle_ms is not None:
+                claimed = self.redis.xautoclaim(
+                    keys.OUTBOX, keys.OUTBOX_GROUP, consumer, claim_idle_ms, "0-0", count=count
+                )[1]
+                entries = [_entry(i, f) for i, f in claimed if f]
+                if entries:
+                    return entries
             streams = self.redis.xreadgroup(
                 keys.OUTBOX_GROUP, consumer, {keys.OUTBOX: ">"}, count=count, block=block_ms
             )

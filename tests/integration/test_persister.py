@@ -1,4 +1,6 @@
 """The persister moves the Redis outbox into SQL: batched, idempotent, acknowledged after commit."""
+import threading
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -64,6 +66,72 @@ def test_outbox_lag_falls_to_zero_once_persisted(ctx, petitions):
     assert persister.drain() == 10
     assert outbox.lag() == 0
     assert wiring.redis_client().xpending(keys.OUTBOX, keys.OUTBOX_GROUP)["pending"] == 0
+
+
+
+def group_counts():
+    """(entries delivered to the persisters' group, of them still unacknowledged)."""
+    group = wiring.redis_client().xinfo_groups(keys.OUTBOX)[0]
+    return group["entries-read"], group["pending"]
+
+
+def test_drain_reads_the_next_batch_while_writing_a_full_one(ctx, petitions):
+    sign_many(petitions[0], range(250))
+    persister = wiring.persister(consumer="a")
+    persister.batch_size = 100
+    insert, seen_while_writing = persister.signatures.insert_ignoring_duplicates, []
+
+    def insert_watching_the_outbox(rows):
+        if not seen_while_writing:  # the first batch: wait (up to 5 s) for the second to be read
+            deadline = time.monotonic() + 5
+            while group_counts()[0] < 200 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            seen_while_writing.append(group_counts())
+        return insert(rows)
+
+    persister.signatures.insert_ignoring_duplicates = insert_watching_the_outbox
+    assert persister.drain() == 250  # every entry once: a read ahead never takes back a batch
+    assert seen_while_writing == [(200, 200)]  # read ahead, nothing acknowledged yet
+    assert row_count() == 250
+    assert group_counts() == (250, 0)
+
+
+def test_drain_bounded_by_batches_reads_nothing_beyond_them(ctx, petitions):
+    sign_many(petitions[0], range(250))
+    persister = wiring.persister(consumer="timer")
+    persister.batch_size = 100
+    assert persister.drain(max_batches=2) == 200
+    assert group_counts() == (200, 0)  # no third batch left delivered and unacknowledged
+    assert persister.drain() == 50
+
+
+def test_drain_with_full_batches_still_claims_a_crashed_consumers_entries(ctx, petitions):
+    sign_many(petitions[0], range(30))
+    outbox = Outbox(wiring.redis_client())
+    outbox.ensure_group()
+    outbox.read("crashed", count=30)
+    sign_many(petitions[1], range(200))
+    persister = wiring.persister(consumer="survivor")
+    persister.batch_size = 100
+    assert persister.drain() == 230
+    assert row_count() == 230
+    assert group_counts()[1] == 0
+
+
+def test_stopping_writes_the_batch_already_read_ahead(ctx, petitions):
+    sign_many(petitions[0], range(300))
+    persister = wiring.persister(consumer="a")
+    persister.batch_size = 100
+    stop, ack = threading.Event(), persister.outbox.ack
+
+    def ack_then_stop(entry_ids, retention_ms=0):
+        ack(entry_ids, retention_ms)
+        stop.set()  # asked to stop once the first batch is in
+
+    persister.outbox.ack = ack_then_stop
+    persister.run_forever(stop)
+    assert row_count() == 200  # the first batch and the one read ahead of the stop
+    assert group_counts() == (200, 0)  # nothing left delivered and unacknowledged
 
 
 def test_lag_is_zero_before_anything_was_ever_signed(ctx):
