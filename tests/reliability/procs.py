@@ -5,6 +5,7 @@ Ports come from RELIABILITY_PORTS (default 5500-5599) so parallel engineers do n
 """
 import os
 import random
+import runpy
 import signal
 import socket
 import subprocess
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SECRET_KEY = "reliability-tests-secret-key-0123456789abcdef"
 WORKER_CLASS = "app.batching_worker.BatchingSyncWorker"  # production's (gunicorn.conf.py)
+HTTP_PARSER = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["http_parser"]
 
 
 def _port_range():
@@ -144,7 +146,7 @@ class Gunicorn:
         args = [
             str(BIN / "gunicorn"), "--config", str(ROOT / "tests/reliability/gunicorn_ready.py"),
             "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(self.workers), "--worker-class", WORKER_CLASS,
+            "--workers", str(self.workers), "--worker-class", WORKER_CLASS, "--http-parser", HTTP_PARSER,
             "--timeout", str(self.timeout), "--graceful-timeout", "10",
             "wsgi:app",
         ]
