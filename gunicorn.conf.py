@@ -10,7 +10,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "8"))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 # gunicorn's own pure-Python HTTP parser, named so that installing its optional C parser
 # (gunicorn_h1c) does not switch parsers unnoticed: that one is still marked beta, and it
-# gained 3-5% at 350 connections here, the same for the baseline (BENCHMARKS.md).
+# gained 2-7% at 350 connections here, the baseline as much (BENCHMARKS.md, machine I).
 http_parser = "python"
 # Bursts arrive faster than workers accept: let the kernel queue them rather than refuse.
 backlog = 2048

@@ -111,7 +111,6 @@ def ensure_database(url):
             conn.execute(f'CREATE DATABASE "{url.database}"')
 
 
-
 class DatabaseBusy(RuntimeError):
     """Another session holds a lock the schema reset needs."""
 
