@@ -68,7 +68,6 @@ def test_outbox_lag_falls_to_zero_once_persisted(ctx, petitions):
     assert wiring.redis_client().xpending(keys.OUTBOX, keys.OUTBOX_GROUP)["pending"] == 0
 
 
-
 def group_counts():
     """(entries delivered to the persisters' group, of them still unacknowledged)."""
     group = wiring.redis_client().xinfo_groups(keys.OUTBOX)[0]
