@@ -137,13 +137,12 @@ def _busy_message(engine):
             "SELECT pid, application_name, client_addr, state, left(query, 60) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )).all()
-        database = conn.execute(text("SELECT current_database()")).scalar()
     listed = "\n".join(
         f"  pid {pid} {app or '-'} from {addr or 'local socket'}, {state}: {query!r}"
         for pid, app, addr, state, query in sessions
     )
     return (
-        f"database {database!r} is in use by another session, so its schema cannot be reset."
+        f"database {engine.url.database!r} is in use by another session, so its schema cannot be reset."
         f" Stop the process that holds it (or SELECT pg_terminate_backend(<pid>)) and run again."
         f" Sessions on it:\n{listed or '  (none left: it has just let go; run again)'}"
     )
