@@ -87,9 +87,10 @@ def count_path_key(path):
     paths, and the match was most of a hit's own time. Only short paths get here, so made-up
     ones cost the memo at most 4,096 small strings."""
     match = COUNT_PATH.fullmatch(path)
-    if match is None or int(match.group(1)) > MAX_ID:
+    petition_id = int(match.group(1)) if match else None
+    if petition_id is None or petition_id > MAX_ID:
         return None
-    return count_cache_key(int(match.group(1)))
+    return count_cache_key(petition_id)
 
 
 def count_cache_key(petition_id):
