@@ -1,4 +1,4 @@
 """gunicorn wsgi:app -- the only module that builds an app at import."""
-from app.factory import create_app
+from app.web.factory import create_app
 
 app = create_app()

@@ -6,8 +6,8 @@ from flask import current_app
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from app.extensions import db
-from app.factory import create_app
+from app.web.extensions import db
+from app.web.factory import create_app
 from bench.services import DatabaseBusy, app_env, ensure_database, reset_schema
 from config import load_config
 

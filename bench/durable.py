@@ -5,9 +5,9 @@ import time
 from sqlalchemy import text
 from tqdm import tqdm
 
-from app import wiring
+from app.web import wiring
 from app.domain.petitions import utcnow
-from app.extensions import db
+from app.web.extensions import db
 from app.repositories import redis_keys as keys
 from app.repositories.open_petitions import OpenPetitionStore
 from app.repositories.petitions_sql import PetitionRepository, SignatureRepository

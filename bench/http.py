@@ -14,10 +14,10 @@ from flask_login import login_user
 from flask_wtf.csrf import generate_csrf
 from tqdm import tqdm
 
-from app import wiring
-from app.auth_session import CurrentUser
+from app.web import wiring
+from app.web.auth_session import CurrentUser
 from app.domain.petitions import utcnow
-from app.extensions import db
+from app.web.extensions import db
 from app.repositories.outbox import Outbox
 from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
 from app.services.rebuild import rebuild_open_index

@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from app.extensions import db
+from app.web.extensions import db
 from app.repositories import redis_keys as keys
 from app.repositories.models import Petition, PetitionsBase
 from app.repositories.open_petitions import OpenPetitionStore

@@ -74,8 +74,6 @@ class BaseConfig:
         self.LOGIN_RATE_LIMIT_ACCOUNT = _env("LOGIN_RATE_LIMIT_ACCOUNT", "5 per minute")
         self.SIGN_RATE_LIMIT_USER = _env("SIGN_RATE_LIMIT_USER", "30 per minute")
         self.SIGN_RATE_LIMIT_IP = _env("SIGN_RATE_LIMIT_IP", "600 per minute")
-        # The signing form's common case answered before Flask (app/blueprints/public/fast_sign.py).
-        self.SIGN_FAST_PATH = _env_bool("SIGN_FAST_PATH", True)
 
         # Signed-in users' session data is read from Redis for this long before the users DB is
         # asked again; logout drops it at once (see app/repositories/user_cache.py).
@@ -191,6 +189,9 @@ class ProductionConfig(BaseConfig):
                 "SIGNING_TOKEN_SECRET",
             )
             _require_long_secret(self, "SIGNING_TOKEN_SECRET")
+        # The signing endpoint's tokens; itsdangerous salts them apart from sessions. Functions
+        # mode needs its own, shared with the Functions app (checked above).
+        self.SIGNING_TOKEN_SECRET = self.SIGNING_TOKEN_SECRET or self.SECRET_KEY + ":signing"
         self.SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.FORCE_HTTPS = _env_bool("FORCE_HTTPS", True)

@@ -2,8 +2,8 @@
 
     python scripts/stage_functions.py [DEST]      (default build/functions_app)
 
-Copies functions_app/ plus the shared packages it imports (app/ without templates, static and the
-gunicorn worker; config/), then imports function_app from the staged folder in a fresh Python
+Copies functions_app/ plus the shared packages it imports (app/ without the Flask web app, its
+templates and static files, and the web app's signing endpoint; config/), then imports function_app from the staged folder in a fresh Python
 process with Flask blocked and no project paths, and lists its functions. Exits non-zero if
 anything is missing.
 """
@@ -15,9 +15,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# The web app's own parts stay out: its templates and static files, and its gunicorn worker.
+# The web app's own parts stay out: Flask's plumbing and blueprints, templates and static
+# files, its gunicorn worker and its WSGI signing endpoint (the trigger shares only the contract).
 IGNORE = shutil.ignore_patterns(
-    "__pycache__", "*.pyc", "local.settings.json", "templates", "static", "batching_worker.py"
+    "__pycache__", "*.pyc", "local.settings.json", "web", "blueprints", "templates", "static",
+    "batching_worker.py", "endpoint.py",
 )
 
 # Imported in the fresh process: Flask is made unimportable, so a shared module that drags the

@@ -10,10 +10,13 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from app.extensions import db
-from app.factory import create_app
+from app.web.extensions import db
+from app.web.factory import create_app
 from bench.services import ensure_database, reset_schema
-from config import TestConfig
+from config import ProductionConfig, TestConfig
+
+
+PRODUCTION_SECRET = "tests-production-secret-key-0123456789abcdef"
 
 
 class Clock:
@@ -98,3 +101,23 @@ def redis_client(app):
 @pytest.fixture
 def clock():
     return Clock()
+
+
+@pytest.fixture
+def production_app(app, monkeypatch):
+    """ProductionConfig (HSTS, Secure cookies, HTTPS only) on the databases the `app` fixture has
+    just cleaned."""
+    test = TestConfig()
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", PRODUCTION_SECRET)
+    monkeypatch.setenv("REDIS_URL", test.REDIS_URL)
+    monkeypatch.setenv("DATABASE_URL", test.SQLALCHEMY_DATABASE_URI)
+    monkeypatch.setenv("USERS_DATABASE_URL", test.SQLALCHEMY_BINDS["users"])
+    monkeypatch.setenv("REBUILD_REDIS_ON_START", "0")
+    production = create_app(ProductionConfig())
+    yield production
+    with production.app_context():
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()
+    production.extensions["redis"].connection_pool.disconnect()

@@ -50,20 +50,6 @@ def sign(client, petition_id):
     return post_form(client, f"/petitions/{petition_id}/sign", {}, token_from=f"/petitions/{petition_id}")
 
 
-def posts_reaching_flask(app):
-    """A list that records the path of every form post the signing fast path hands to Flask."""
-    fast_sign, posts = app.extensions["fast_sign"], []
-    flask_app = fast_sign.wsgi_app
-
-    def counting(environ, start_response):
-        if environ["REQUEST_METHOD"] == "POST":
-            posts.append(environ["PATH_INFO"])
-        return flask_app(environ, start_response)
-
-    fast_sign.wsgi_app = counting
-    return posts
-
-
 def functions_mode_config(functions_port, starter_key="starter-key", sign_key="sign-key"):
     """The test settings with signing and lifecycle sent to a Functions app on a local port."""
     from config.settings import TestConfig

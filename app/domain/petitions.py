@@ -1,5 +1,6 @@
 """Petition states, the transition table, and the rules that depend on time."""
 import enum
+import re
 from datetime import datetime, timedelta, timezone
 
 from app.domain.errors import DeadlinePassed, InvalidInput, InvalidTransition, NotOpenForSigning
@@ -66,7 +67,21 @@ def closing_time(launched_at, duration_days):
     return as_utc(launched_at) + timedelta(days=duration_days)
 
 
+# Petition ids are SQL INTEGERs: larger ids cannot exist, so they are a 404, not a database error.
+MAX_PETITION_ID = 2**31 - 1
+PETITION_ID_PATTERN = r"[1-9][0-9]{0,9}"
+
+
+def parse_petition_id(text):
+    """The petition id a URL segment names, or None when it cannot name one."""
+    if not isinstance(text, str) or not re.fullmatch(PETITION_ID_PATTERN, text):
+        return None
+    number = int(text)
+    return number if number <= MAX_PETITION_ID else None
+
+
 DEADLINE_PASSED = "This petition has reached its deadline and no longer accepts signatures."
+CLOSED_FOR_SIGNING = "This petition is closed and no longer accepts signatures."
 
 
 def check_can_sign(state, closes_at, now):
@@ -75,7 +90,7 @@ def check_can_sign(state, closes_at, now):
     if state is PetitionState.DRAFT:
         raise NotOpenForSigning("This petition has not been launched yet, so it cannot be signed.")
     if state is PetitionState.CLOSED:
-        raise NotOpenForSigning("This petition is closed and no longer accepts signatures.")
+        raise NotOpenForSigning(CLOSED_FOR_SIGNING)
     if closes_at is not None and as_utc(now) >= as_utc(closes_at):
         raise DeadlinePassed(DEADLINE_PASSED)
 

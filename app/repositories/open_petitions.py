@@ -22,24 +22,18 @@ SORT_INDEXES = {
     "closing": (keys.OPEN_BY_CLOSING, False),
 }
 
-# One atomic step for a signature. In order: when a session token is given (ARGV[4]), the user's
-# card (KEYS[5]) must hold it, else the session has ended; every rate-limit counter (KEYS[6..],
-# with ARGV[5..] as limit, window pairs) is counted, refused attempts included; the petition must be
-# open and before its deadline; the signer is added, and only a new signer bumps the ranking and is
-# appended to the outbox.
+# One atomic step for a signature. In order: every rate-limit counter (KEYS[7..], with ARGV[4..]
+# as limit, window pairs) is counted, refused attempts included; the petition must be open and
+# before its deadline; the signer is added, and only a new signer bumps the ranking and is
+# appended to the outbox. A petition that is not open is told apart, for the refusal only: ended
+# here (KEYS[5]), unknown while the open index is complete (KEYS[6]), or unknown because Redis
+# has lost its index.
 # Returns {status, count} with the SIGN_* status codes below.
 SIGN_SCRIPT = """
-if ARGV[4] ~= '' then
-  local card = redis.call('GET', KEYS[5])
-  local ok, fields = pcall(cjson.decode, card or '')
-  if not ok or type(fields) ~= 'table' or fields['session_token'] ~= ARGV[4] then
-    return {-4, 0}
-  end
-end
 local limited = false
-for i = 6, #KEYS do
+for i = 7, #KEYS do
   local hits = redis.call('INCR', KEYS[i])
-  local limit, window = ARGV[2 * i - 7], ARGV[2 * i - 6]
+  local limit, window = ARGV[2 * i - 10], ARGV[2 * i - 9]
   if hits == 1 then
     redis.call('EXPIRE', KEYS[i], window)
   end
@@ -52,6 +46,12 @@ if limited then
 end
 local closes_at = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not closes_at then
+  if redis.call('HEXISTS', KEYS[5], ARGV[1]) == 1 then
+    return {-4, 0}
+  end
+  if redis.call('EXISTS', KEYS[6]) == 0 then
+    return {-5, 0}
+  end
   return {-1, 0}
 end
 if tonumber(ARGV[3]) >= tonumber(closes_at) then
@@ -96,7 +96,12 @@ return 0
 # brief stall would leave every first request waiting on another rebuild instead.
 BULK_SOCKET_TIMEOUT = 10.0
 
-SIGN_NEW, SIGN_ALREADY, SIGN_NOT_OPEN, SIGN_PAST_DEADLINE, SIGN_RATE_LIMITED, SIGN_SESSION_ENDED = 1, 0, -1, -2, -3, -4
+# SIGN_NOT_OPEN: Redis does not know the petition (never launched, or no such petition);
+# SIGN_ENDED: it was open and has closed; SIGN_INDEX_LOST: Redis has lost its open index, so it
+# cannot tell (the rebuild restores it).
+SIGN_NEW, SIGN_ALREADY, SIGN_NOT_OPEN, SIGN_PAST_DEADLINE, SIGN_RATE_LIMITED, SIGN_ENDED, SIGN_INDEX_LOST = (
+    1, 0, -1, -2, -3, -4, -5,
+)
 
 # What list pages show of a petition (app/templates/public/_list.html and the list API's
 # LIST_FIELDS), kept apart from the rest so a page reads a few bytes per petition, not the body.
@@ -300,10 +305,21 @@ class OpenPetitionStore:
                 self.redis.unlink(*(keys.legacy_petition_doc(pid) for pid in petition_ids[start : start + chunk]))
 
     def stop_signing(self, petition_id):
-        """Refuses new signatures from now on (the signing script checks this index first);
-        the rest of the petition stays readable until remove_open."""
+        """Refuses new signatures from now on (the signing script checks this index first) and
+        records that the petition has ended, so a refusal can say so without SQL; the rest of
+        the petition stays readable until remove_open."""
         with store_errors():
-            self.redis.zrem(keys.OPEN_BY_CLOSING, petition_id)
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.zrem(keys.OPEN_BY_CLOSING, petition_id)
+            pipe.hset(keys.ENDED, petition_id, "closed")
+            pipe.execute()
+
+    def mark_ended(self, petition_ids, chunk=10_000):
+        """Records petitions that have ended (the rebuild loads the closed ones from SQL)."""
+        with store_errors():
+            for start in range(0, len(petition_ids), chunk):
+                part = petition_ids[start : start + chunk]
+                self.redis.hset(keys.ENDED, mapping=dict.fromkeys(part, "closed"))
 
     def remove_open(self, petition_id):
         """Takes a closed petition out of Redis entirely; SQL holds it from now on."""
@@ -316,11 +332,10 @@ class OpenPetitionStore:
             pipe.delete(keys.petition_doc(petition_id), keys.legacy_petition_doc(petition_id), keys.signers(petition_id))
             pipe.execute()
 
-    def sign(self, petition_id, user_id, now_ts, counters=(), session_token=None):
+    def sign(self, petition_id, user_id, now_ts, counters=()):
         """Runs the signing script; returns (status, count) with the SIGN_* status codes.
-        `counters` are the rate limits to count (SignLimits.counters); `session_token`, when
-        given, must match the user's cached card (a logged-out cookie is refused)."""
-        call = self._sign_call(petition_id, user_id, now_ts, counters, session_token)
+        `counters` are the rate limits to count (SignLimits.counters)."""
+        call = self._sign_call(petition_id, user_id, now_ts, counters)
         with store_errors():
             status, count = self._run_sign(call["keys"], call["args"])
         return int(status), int(count)
@@ -348,8 +363,8 @@ class OpenPetitionStore:
         return own.connection
 
     def sign_many(self, pairs, now_ts, chunk=2000):
-        """The signing script for each (petition id, user id), pipelined, without rate limits or
-        session check: real signatures in bulk for seeding and tests. Returns how many were new."""
+        """The signing script for each (petition id, user id), pipelined, without rate limits:
+        real signatures in bulk for seeding and tests. Returns how many were new."""
         new = 0
         with store_errors():
             for start in range(0, len(pairs), chunk):
@@ -360,21 +375,21 @@ class OpenPetitionStore:
         return new
 
     @staticmethod
-    def _sign_call(petition_id, user_id, now_ts, counters=(), session_token=None):
+    def _sign_call(petition_id, user_id, now_ts, counters=()):
         return {
             "keys": [
                 keys.OPEN_BY_CLOSING,
                 keys.signers(petition_id),
                 keys.OPEN_BY_SIGNATURES,
                 keys.OUTBOX,
-                keys.user_card(user_id),
+                keys.ENDED,
+                keys.INDEX_READY,
                 *(counter.key for counter in counters),
             ],
             "args": [
                 petition_id,
                 user_id,
                 now_ts,
-                session_token or "",
                 *itertools.chain.from_iterable((c.limit, c.window_seconds) for c in counters),
             ],
         }

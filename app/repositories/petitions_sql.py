@@ -104,6 +104,9 @@ class PetitionRepository:
             select(Petition).where(Petition.state == PetitionState.OPEN.value).order_by(Petition.id)
         ).all()
 
+    def closed_ids(self):
+        return self.session.scalars(select(Petition.id).where(Petition.state == PetitionState.CLOSED.value)).all()
+
     def closed_page(self, page, page_size, query=None):
         stmt = select(Petition).where(Petition.state == PetitionState.CLOSED.value)
         for word in (query or "").split():

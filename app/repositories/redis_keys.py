@@ -5,10 +5,11 @@ OPEN_BY_NEWEST = "open:by_newest"  # zset: petition id -> launched_at (epoch s)
 OPEN_BY_CLOSING = "open:by_closing"  # zset: petition id -> closes_at (epoch s); membership = open
 OPEN_TITLES = "open:titles"  # hash: petition id -> case-folded title, for search
 OPEN_SUMMARIES = "open:summaries"  # hash: petition id -> JSON of the fields list pages show
+ENDED = "petitions:ended"  # hash: petition id -> why it no longer takes signatures ("closed")
 # Marker written when the open index is complete. Versioned: a release that changes what the
-# rebuild writes (v2: the summaries; v3: documents hold only what the summaries lack) renames
-# it, so the first process of that release rebuilds.
-INDEX_READY = "open:index:ready:v3"
+# rebuild writes (v2: the summaries; v3: documents hold only what the summaries lack; v4: the
+# ended petitions) renames it, so the first process of that release rebuilds.
+INDEX_READY = "open:index:ready:v4"
 # The markers of releases before v3, which kept whole documents (legacy_petition_doc). Left in
 # place: deleting one would make a process of that release still running rebuild its layout.
 EARLIER_INDEX_READY = ("open:index:ready", "open:index:ready:v2")
@@ -43,7 +44,3 @@ def user_card(user_id):
 def sign_rate(scope, who):
     """A signing rate-limit counter: scope "user" or "ip"."""
     return f"rate:sign:{scope}:{who}"
-
-
-def page_cache(name):
-    return f"cache:page:{name}"

@@ -43,7 +43,8 @@ class ClosingService:
         """Open -> Closed with every signature the users were told about in SQL."""
         petition = self._get(petition_id)
         if petition.state == PetitionState.CLOSED.value:
-            self.store.remove_open(petition_id)  # a crash may have left it after the commit
+            self.store.stop_signing(petition_id)  # a crash may have left it open after the commit
+            self.store.remove_open(petition_id)
             return self._result(petition, already_closed=True)
         transition(petition.state, Action.CLOSE)  # drafts cannot be closed
         now = self.clock()

@@ -1,9 +1,18 @@
-"""Signing: the one hot write. Redis decides; SQL only explains a refusal."""
+"""Signing: the one hot write. Redis decides.
+
+Two ways in share the signing script and its rate limits:
+- SigningService: the signing form, through Flask, for a signed-in session. A refusal Redis
+  cannot explain (it does not know the petition) is explained from the petitions DB.
+- TokenSigningService: the signing endpoint and the Functions app, for a short-lived signing
+  token. It asks nothing but Redis, whatever the answer.
+"""
 from dataclasses import dataclass
 
 from app.domain.errors import DeadlinePassed, NotFound, NotOpenForSigning, RateLimited, StoreUnavailable
-from app.domain.petitions import DEADLINE_PASSED, PetitionState, check_can_sign, utcnow
+from app.domain.petitions import CLOSED_FOR_SIGNING, DEADLINE_PASSED, PetitionState, check_can_sign, utcnow
 from app.repositories.open_petitions import (
+    SIGN_ENDED,
+    SIGN_INDEX_LOST,
     SIGN_NEW,
     SIGN_NOT_OPEN,
     SIGN_PAST_DEADLINE,
@@ -11,6 +20,7 @@ from app.repositories.open_petitions import (
 )
 
 RATE_LIMITED = "Too many attempts. Please wait a minute and try again."
+NOT_RECORDED = "Signing is paused for a moment, so this was not recorded, it is safe to try again."
 # What a signature did, as the thank-you redirect's `signed=` query names it: the petition page
 # thanks the signer from it, so the answer leaves the session cookie alone.
 SIGNED_NEW, SIGNED_AGAIN = "new", "again"
@@ -37,6 +47,20 @@ def thank_you(outcome, count):
     return None
 
 
+def _result_or_refusal(petition_id, status, count):
+    """The SignResult for a signature, or the error for the refusals every way in explains alike.
+    Returns None for the not-open answers, which each way in explains its own way."""
+    if status == SIGN_RATE_LIMITED:
+        raise RateLimited(RATE_LIMITED)
+    if status == SIGN_PAST_DEADLINE:
+        raise DeadlinePassed(DEADLINE_PASSED)
+    if status == SIGN_ENDED:
+        raise NotOpenForSigning(CLOSED_FOR_SIGNING)
+    if status in (SIGN_NOT_OPEN, SIGN_INDEX_LOST):
+        return None
+    return SignResult(petition_id=petition_id, new=status == SIGN_NEW, signature_count=count)
+
+
 class SigningService:
     def __init__(self, store, petitions, clock=utcnow, restore_index=None, limits=None):
         self.store = store
@@ -46,33 +70,21 @@ class SigningService:
         self.restore_index = restore_index
         self.limits = limits  # SignLimits, counted by the signing script; None counts nothing
 
-    def sign(self, petition_id, user_id, client_ip=None, script_answer=None):
-        """`script_answer` is the (status, count) the signing script already gave for this very
-        attempt (the web fast path ran it and hands the refusal here to be explained), so the
-        attempt is not counted against the rate limits twice."""
+    def sign(self, petition_id, user_id, client_ip=None):
         now = self.clock()
-        if script_answer is None:
-            counters = self.limits.counters(user_id, client_ip) if self.limits else ()
-            script_answer = self.store.sign(petition_id, user_id, now.timestamp(), counters)
-        return self._answer(petition_id, user_id, now, *script_answer)
-
-    def _answer(self, petition_id, user_id, now, status, count, retry_after_restore=True):
-        if status == SIGN_RATE_LIMITED:
-            raise RateLimited(RATE_LIMITED)
-        if status == SIGN_PAST_DEADLINE:
-            raise DeadlinePassed(DEADLINE_PASSED)
-        if status == SIGN_NOT_OPEN:
-            self._explain_refusal(petition_id, user_id, now)
-            # Open in SQL but not in Redis: the open index was lost. Restore it, try once more
-            # (uncounted: this attempt was counted already).
-            if retry_after_restore and self.restore_index is not None:
-                self.restore_index()
-                status, count = self.store.sign(petition_id, user_id, now.timestamp())
-                return self._answer(petition_id, user_id, now, status, count, retry_after_restore=False)
-            raise StoreUnavailable(
-                "Signing is paused for a moment, so this was not recorded, it is safe to try again."
-            )
-        return SignResult(petition_id=petition_id, new=status == SIGN_NEW, signature_count=count)
+        counters = self.limits.counters(user_id, client_ip) if self.limits else ()
+        status, count = self.store.sign(petition_id, user_id, now.timestamp(), counters)
+        if (result := _result_or_refusal(petition_id, status, count)) is not None:
+            return result
+        if status == SIGN_INDEX_LOST and self.restore_index is not None:
+            # Redis lost its open index: restore it from SQL and try once more, uncounted
+            # (this attempt was counted already).
+            self.restore_index()
+            status, count = self.store.sign(petition_id, user_id, now.timestamp())
+            if (result := _result_or_refusal(petition_id, status, count)) is not None:
+                return result
+        self._explain_refusal(petition_id, user_id, now)
+        raise StoreUnavailable(NOT_RECORDED)  # open in SQL, yet Redis cannot take it now
 
     def _explain_refusal(self, petition_id, user_id, now):
         petition = self.petitions.get(petition_id)
@@ -80,5 +92,26 @@ class SigningService:
         if petition is None or (petition.state == PetitionState.DRAFT.value and petition.owner_id != user_id):
             raise NotFound("No such petition.")
         check_can_sign(petition.state, petition.closes_at, now)
-        if petition.state != PetitionState.OPEN.value:
-            raise NotOpenForSigning("This petition cannot be signed.")
+
+
+class TokenSigningService:
+    """Signs for whoever a signing token names (SigningTokens: one user, one petition, ten
+    minutes). A token is only minted on the page of an open petition, so a petition Redis does
+    not know is a 404 while Redis holds its whole open index, and "not recorded, safe to try
+    again" while it has lost it (the web app's next page view or start-up restores it)."""
+
+    def __init__(self, store, tokens, limits, clock=utcnow):
+        self.store = store
+        self.tokens = tokens
+        self.limits = limits
+        self.clock = clock
+
+    def sign(self, petition_id, token, client_ip=None):
+        user_id = self.tokens.user_for(token, petition_id)
+        counters = self.limits.counters(user_id, client_ip)
+        status, count = self.store.sign(petition_id, user_id, self.clock().timestamp(), counters)
+        if (result := _result_or_refusal(petition_id, status, count)) is not None:
+            return result
+        if status == SIGN_INDEX_LOST:
+            raise StoreUnavailable(NOT_RECORDED)
+        raise NotFound("No such open petition.")

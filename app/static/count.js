@@ -1,4 +1,5 @@
-// Keeps an open petition's count live. Polls the cacheable count endpoint (ETag + short max-age),
+// Keeps an open petition's count live. Polls the cacheable count endpoint (ETag + short max-age)
+// without cookies, so every watcher, signed in or not, shares the proxy's micro-cached answer;
 // backs off when the tab is hidden, and announces changes through the aria-live region.
 (function () {
   "use strict";
@@ -6,6 +7,7 @@
   if (!el || !el.dataset.countUrl) return;
   var progress = document.getElementById("progress");
   var milestone = document.getElementById("milestone");
+  var noun = document.getElementById("signature-noun");
   var last = null;
 
   function nextMilestone(n) {
@@ -18,6 +20,7 @@
     if (count === last) return;
     last = count;
     el.textContent = count.toLocaleString("en-GB");
+    if (noun) noun.textContent = count === 1 ? "signature" : "signatures";
     var target = nextMilestone(count);
     if (progress) { progress.max = target; progress.value = count; }
     if (milestone) milestone.textContent = "Next milestone: " + target.toLocaleString("en-GB") + " signatures";
@@ -25,7 +28,7 @@
 
   function poll() {
     if (document.hidden) return schedule(30000);
-    fetch(el.dataset.countUrl, { headers: { Accept: "application/json" } })
+    fetch(el.dataset.countUrl, { headers: { Accept: "application/json" }, credentials: "omit" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (body) { if (body) render(body.signature_count); })
       .catch(function () {})
@@ -33,5 +36,7 @@
   }
 
   function schedule(ms) { window.setTimeout(poll, ms); }
+  // sign.js announces the count its signature answer carried.
+  document.addEventListener("petition:count", function (event) { render(event.detail); });
   schedule(10000);
 })();

@@ -1,12 +1,13 @@
-// Functions mode: the sign button posts straight to the signing function with the short-lived
-// token the page carries, so the web app is not on the signing path. If the function cannot be
-// reached, the form falls back to its normal post through the web app.
+// The sign button signs through the signing endpoint (the site's own, or the Functions app's in
+// functions mode) with the short-lived signing token the page carries: one small JSON request,
+// no cookie sent. An expired token, or an endpoint that cannot be reached, falls back to the
+// form's normal post through the web app, which signs with the session.
 (function () {
   "use strict";
   var form = document.querySelector("form.sign-form[data-sign-url]");
   if (!form || !window.fetch) return;
   var button = form.querySelector("button");
-  var count = document.getElementById("signature-count");
+  var shown = null;
 
   function note(text, kind) {
     var p = document.createElement("p");
@@ -16,26 +17,39 @@
     return p;
   }
 
+  // A notice at the top of the page, as the server shows its own (app/templates/_notice.html).
+  function say(text, kind) {
+    if (shown) shown.remove();
+    shown = document.createElement("div");
+    shown.className = "flash flash-" + kind;
+    shown.setAttribute("role", "status");
+    shown.textContent = text;
+    document.getElementById("main").prepend(shown);
+  }
+
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     button.disabled = true;
     fetch(form.dataset.signUrl, {
       method: "POST",
       headers: { Authorization: "Bearer " + form.dataset.signToken, Accept: "application/json" },
-      mode: "cors",
       credentials: "omit"
     })
       .then(function (r) { return r.json().then(function (body) { return { status: r.status, body: body }; }); })
       .then(function (res) {
         if (res.status === 201 || res.status === 200) {
-          if (count) count.textContent = res.body.signature_count.toLocaleString("en-GB");
-          form.replaceWith(note(res.status === 201 ? "Thank you for signing." :
-            "You have already signed this petition. Each person can sign once.", res.status === 201 ? "success" : ""));
+          var n = res.body.signature_count;
+          document.dispatchEvent(new CustomEvent("petition:count", { detail: n }));
+          // The same words the page says after the form's post (app/services/signing.py).
+          say(res.status === 201 ?
+            "Thank you for signing. This petition now has " + n.toLocaleString("en-GB") + " signature" + (n === 1 ? "" : "s") + "." :
+            "You have already signed this petition. Each person can sign once.", res.status === 201 ? "success" : "info");
+          form.replaceWith(note("You signed this petition.", "success"));
         } else if (res.status === 401) {
           form.submit(); // token expired: the web app signs with the session instead
         } else {
           button.disabled = false;
-          form.before(note((res.body.error && res.body.error.message) || "Something went wrong. Please try again.", "error"));
+          say((res.body.error && res.body.error.message) || "Something went wrong. Please try again.", "error");
         }
       })
       .catch(function () { form.submit(); });

@@ -10,11 +10,13 @@ import os
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
-from app.assembly import Services
+from app.services.assembly import Services
 from app.domain.petitions import utcnow
 from app.repositories.models import PetitionsBase, UsersBase
 from app.repositories.open_petitions import OpenPetitionStore
 from app.repositories.redis_client import make_redis
+from app.services.sign_limits import SignLimits
+from app.services.signing import TokenSigningService
 from app.services.signing_tokens import SigningTokens
 from config import load_config
 
@@ -53,6 +55,12 @@ def tokens():
     return SigningTokens(config().SIGNING_TOKEN_SECRET, clock=lambda: clock())
 
 
+@functools.cache
+def token_signing():
+    """The signing trigger's service: Redis only, as the web app's signing endpoint."""
+    return TokenSigningService(open_store(), tokens(), SignLimits.from_settings(vars(config())), clock=lambda: clock())
+
+
 @contextlib.contextmanager
 def services():
     session = session_factory()()
@@ -64,7 +72,7 @@ def services():
 
 def reset():
     """Forgets every cached client (tests switch settings between cases)."""
-    for cached in (config, redis_client, open_store, tokens):
+    for cached in (config, redis_client, open_store, tokens, token_signing):
         cached.cache_clear()
     if session_factory.cache_info().currsize:
         factory = session_factory()

@@ -1,18 +1,14 @@
 """HTTP functions: signing from the browser, and the lifecycle starter the web app calls."""
 import json
-import logging
 
 import azure.durable_functions as df
 import azure.functions as func
-from sqlalchemy.exc import DBAPIError
 
-from app.domain.errors import DomainError, NotFound, StoreUnavailable
+from app.domain.errors import DomainError
+from app.signing_endpoint import contract
 from petition_functions import clients, lifecycle
 
-log = logging.getLogger(__name__)
 bp = df.Blueprint()
-
-UNAVAILABLE = "The petition store is not answering. Your signature was not recorded; it is safe to try again."
 
 
 def json_response(status, payload, headers=None):
@@ -22,13 +18,14 @@ def json_response(status, payload, headers=None):
 
 
 def error_response(error, headers=None):
-    headers = dict(headers or {})
-    message = error.message
-    if error.status == 503:
-        headers["Retry-After"] = "1"
-        message = UNAVAILABLE
-    body = {"error": {"status": error.status, "code": error.code, "message": message}}
-    return json_response(error.status, body, headers)
+    return answer_response(contract.refused(error), headers)
+
+
+def answer_response(answer, headers=None):
+    return func.HttpResponse(
+        answer.body(), status_code=answer.status, mimetype="application/json",
+        headers={**contract.HEADERS, **answer.headers, **(headers or {})},
+    )
 
 
 def cors_headers(req):
@@ -46,18 +43,6 @@ def cors_headers(req):
     }
 
 
-def petition_id_from(req):
-    raw = req.route_params.get("petition_id", "")
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
-        raise NotFound("No such petition.")
-    return int(raw)
-
-
-def bearer_token(req):
-    scheme, _, token = (req.headers.get("Authorization") or "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
-
-
 def client_ip(req):
     forwarded = req.headers.get("X-Forwarded-For") or ""
     return forwarded.split(",")[0].strip().rsplit(":", 1)[0] or "unknown"
@@ -66,28 +51,28 @@ def client_ip(req):
 @bp.route(route="petitions/{petition_id}/signatures", methods=["POST", "OPTIONS"],
           auth_level=func.AuthLevel.FUNCTION)
 def sign_petition(req: func.HttpRequest) -> func.HttpResponse:
-    """201 new signature, 200 already signed (both with the count), 401 bad token, 404 unknown
-    petition, 409 not open or past deadline, 429 rate limited, 503 store unavailable."""
+    """The signing endpoint's contract (app/signing_endpoint/contract.py), with CORS for the
+    site's origin: the same service and answers as the web app's own endpoint."""
     cors = cors_headers(req)
     if req.method == "OPTIONS":
         return func.HttpResponse(status_code=204, headers=cors)
     try:
-        petition_id = petition_id_from(req)
-        user_id = clients.tokens().user_for(bearer_token(req), petition_id)
-        with clients.services() as services:
-            result = services.signing().sign(petition_id, user_id, client_ip(req))
+        petition_id = contract.petition_id(req.route_params.get("petition_id", ""))
+        body = req.get_body() or b""
+        if len(body) > contract.MAX_BODY_BYTES:
+            answer = contract.error_answer(413, "too_large", f"The body must be at most {contract.MAX_BODY_BYTES} bytes.")
+            return answer_response(answer, cors)
+        contract.check_body(body, req.headers.get("Content-Type"))
+        token = contract.bearer_token(req.headers.get("Authorization"))
+        result = clients.token_signing().sign(petition_id, token, client_ip(req))
     except DomainError as error:
         return error_response(error, cors)
-    except DBAPIError:
-        log.exception("SQL unavailable while signing")
-        return error_response(StoreUnavailable(UNAVAILABLE), cors)
-    payload = {"petition_id": petition_id, "new": result.new, "signature_count": result.signature_count}
-    return json_response(201 if result.new else 200, payload, cors)
+    return answer_response(contract.signed(result), cors)
 
 
 def open_petition_for(req):
     """The open petition a lifecycle request names, after checking its lifecycle token."""
-    petition_id = petition_id_from(req)
+    petition_id = contract.petition_id(req.route_params.get("petition_id", ""))
     clients.tokens().check_lifecycle(req.headers.get("X-Lifecycle-Token"), petition_id)
     with clients.services() as services:
         petition = services.closing().open_petition(petition_id)

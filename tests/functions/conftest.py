@@ -40,8 +40,8 @@ def lifecycle_handles():
 @pytest.fixture
 def make_petition(app, clock):
     """Creates an owner and launches a petition at the clock's time; returns (petition id, owner id)."""
-    from app import wiring
-    from app.extensions import db
+    from app.web import wiring
+    from app.web.extensions import db
     from app.repositories.petitions_sql import PetitionRepository
     from app.services.petitions import PetitionService
 

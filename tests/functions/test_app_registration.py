@@ -44,8 +44,10 @@ def test_the_staged_package_imports_in_a_fresh_process(tmp_path):
     for name, trigger in EXPECTED.items():
         assert f"  {name}: {trigger}" in result.stdout
     for required in ("function_app.py", "host.json", "requirements.txt", ".funcignore",
-                     "app/assembly.py", "config/settings.py", "petition_functions/clients.py"):
+                     "app/services/assembly.py", "app/signing_endpoint/contract.py", "config/settings.py",
+                     "petition_functions/clients.py"):
         assert (dest / required).is_file(), required
-    assert not (dest / "app" / "templates").exists()
+    for web_only in ("templates", "static", "web", "blueprints", "signing_endpoint/endpoint.py"):
+        assert not (dest / "app" / web_only).exists(), web_only
     assert not (dest / "app" / "batching_worker.py").exists()  # gunicorn's, not in this app
     assert '"[4.*, 5.0.0)"' in (dest / "host.json").read_text()

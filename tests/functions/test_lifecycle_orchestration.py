@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from app.domain.petitions import as_utc
-from app.extensions import db
+from app.web.extensions import db
 from app.repositories.models import Notification, Petition, Report
 from tests.functions.durable_driver import DurableDriver, NonDeterminismError
 

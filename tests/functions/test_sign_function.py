@@ -86,10 +86,20 @@ def test_expired_token_is_401(sign_function, fn_clients, make_petition, clock, t
     assert "expired" in body(response)["error"]["message"]
 
 
-def test_unknown_petition_is_404(sign_function, tokens):
+def test_unknown_petition_is_404(sign_function, tokens, fn_clients):
+    fn_clients.open_store().mark_ready("complete")  # what the web app's start-up leaves
     response = sign_function(request(999, tokens.sign_token(41, 999)))
     assert response.status_code == 404
     assert body(response)["error"]["code"] == "not_found"
+
+
+def test_a_redis_that_lost_its_open_index_is_a_503_not_a_404(sign_function, tokens, make_petition, redis_client):
+    petition_id, _ = make_petition()
+    redis_client.flushdb()
+    response = sign_function(request(petition_id, tokens.sign_token(41, petition_id)))
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert "not recorded" in body(response)["error"]["message"]
 
 
 def test_past_deadline_is_409_even_before_the_close_has_run(sign_function, tokens, make_petition, clock):
@@ -163,7 +173,7 @@ def test_cors_only_for_the_site_origin(sign_function, tokens, make_petition):
 
 
 def test_signature_reaches_sql_through_the_persist_timer(sign_function, tokens, make_petition, timer_handles, app):
-    from app.extensions import db
+    from app.web.extensions import db
     from app.repositories.petitions_sql import SignatureRepository
 
     petition_id, _ = make_petition()
@@ -176,7 +186,7 @@ def test_signature_reaches_sql_through_the_persist_timer(sign_function, tokens, 
 
 def test_a_token_minted_by_the_web_app_is_accepted(sign_function, make_petition, app, fn_clients, monkeypatch, clock):
     """The two apps share SIGNING_TOKEN_SECRET: what the web page carries, the function takes."""
-    from app import wiring
+    from app.web import wiring
     from app.domain.petitions import utcnow
 
     monkeypatch.setattr(fn_clients, "clock", utcnow)  # the web app mints with the wall clock

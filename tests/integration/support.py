@@ -3,12 +3,8 @@ clicking through forms when the form is not what the test is about."""
 import functools
 from datetime import timedelta
 
-from werkzeug.test import Client
-
-from app import wiring
-from app.blueprints.public.fast_path import FreshPageMiddleware
-from app.blueprints.public.fast_sign import FastSignMiddleware
-from app.extensions import db
+from app.web import wiring
+from app.web.extensions import db
 from app.repositories.models import Petition, User
 from app.repositories.petitions_sql import PetitionRepository
 from app.services.accounts import HASHER, new_session_token
@@ -93,31 +89,3 @@ def transient_document(petition_id, title, launched_at, days=30, owner_id=1):
         closes_at=launched_at + timedelta(days=days),
     )
     return open_document(petition)
-
-
-class CacheClock:
-    """A settable clock for the page cache: tests step past its freshness instead of sleeping."""
-
-    def __init__(self, app):
-        self.now = 1000.0
-        self.fresh_seconds = app.config["PAGE_CACHE_SECONDS"]
-        app.extensions["page_cache"].clock = self
-
-    def __call__(self):
-        return self.now
-
-    def pass_fresh_window(self):
-        self.now += self.fresh_seconds + 0.001
-
-
-def flask_alone(app):
-    """A client of the Flask app under the fast-path middlewares: Flask's own answers."""
-    inner = app.wsgi_app
-    while isinstance(inner, (FastSignMiddleware, FreshPageMiddleware)):
-        inner = inner.wsgi_app
-    return Client(inner)
-
-
-def without_date(headers):
-    """Headers in order, less Date: a cached answer carries the Date of the answer it repeats."""
-    return [(name, value) for name, value in headers.to_wsgi_list() if name != "Date"]

@@ -3,7 +3,7 @@ import re
 
 from sqlalchemy import select
 
-from app.extensions import db
+from app.web.extensions import db
 from app.repositories.models import User
 from tests.helpers import DEFAULT_PASSWORD, csrf_token, login, logout, post_form, register
 from tests.integration.support import make_user

@@ -6,10 +6,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app import wiring
+from app.web import wiring
 from app.domain.errors import InvalidTransition, NotFound
 from app.domain.petitions import as_utc
-from app.extensions import db
+from app.web.extensions import db
 from app.repositories.models import Notification, Petition, Report
 from app.repositories.outbox import Outbox
 from app.repositories.petitions_sql import PetitionRepository
@@ -38,7 +38,7 @@ def sign(petition_id, user_ids, when):
 
 
 def services(clock):
-    from app.assembly import Services
+    from app.services.assembly import Services
 
     from flask import current_app
 

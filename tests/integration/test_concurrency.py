@@ -4,9 +4,9 @@ import threading
 
 from sqlalchemy import func, select
 
-from app import wiring
+from app.web import wiring
 from app.domain.errors import InvalidTransition
-from app.extensions import db
+from app.web.extensions import db
 from app.repositories import redis_keys as keys
 from app.repositories.models import Signature, User
 from app.repositories.petitions_sql import PetitionRepository

@@ -3,9 +3,9 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import select
 
-from app import wiring
-from app.extensions import db
-from app.factory import create_app
+from app.web import wiring
+from app.web.extensions import db
+from app.web.factory import create_app
 from app.repositories.models import Petition, Signature
 from config.settings import DevelopmentConfig
 from tests.helpers import create_draft, csrf_token, launch, logout, register, sign

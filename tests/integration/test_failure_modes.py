@@ -5,8 +5,8 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from app.extensions import db
-from app.factory import create_app
+from app.web.extensions import db
+from app.web.factory import create_app
 from app.repositories.models import Petition
 from config import settings
 from config.settings import ConfigError, ProductionConfig, load_config

@@ -8,11 +8,12 @@ import redis
 from app.repositories import redis_keys as keys
 from app.repositories.open_petitions import (
     SIGN_ALREADY,
+    SIGN_ENDED,
+    SIGN_INDEX_LOST,
     SIGN_NEW,
     SIGN_NOT_OPEN,
     SIGN_PAST_DEADLINE,
     SIGN_RATE_LIMITED,
-    SIGN_SESSION_ENDED,
     DETAIL_FIELDS,
     SUMMARY_FIELDS,
     OpenPetitionStore,
@@ -71,6 +72,7 @@ def test_signing_goes_on_after_redis_drops_the_connection_or_forgets_the_script(
 
 
 def test_petition_not_in_the_open_index_is_refused_without_side_effects(store, redis_client):
+    store.mark_ready("complete")
     assert store.sign(7, 501, now_ts()) == (SIGN_NOT_OPEN, 0)
     assert not redis_client.exists(keys.signers(7))
     assert redis_client.zscore(keys.OPEN_BY_SIGNATURES, 7) is None
@@ -95,6 +97,7 @@ def test_signing_just_before_the_deadline_counts(store):
 def test_removed_petition_can_no_longer_be_signed_and_leaves_no_keys(store, redis_client):
     put(store, 1)
     store.sign(1, 501, now_ts())
+    store.mark_ready("complete")
     store.remove_open(1)
     assert store.sign(1, 502, now_ts()) == (SIGN_NOT_OPEN, 0)
     assert store.get(1) is None and store.count(1) is None
@@ -141,21 +144,23 @@ def test_limits_switched_off_count_nothing(store, redis_client):
     assert redis_client.keys("rate:*") == []
 
 
-@pytest.mark.parametrize("card", [None, b'{"id": 501, "session_token": "old"}', b"not json", b"[1, 2]"])
-def test_a_session_token_the_card_does_not_hold_signs_and_counts_nothing(store, redis_client, card):
+def test_a_petition_that_stopped_signing_is_refused_as_ended_even_without_an_index(store, redis_client):
     put(store, 1)
-    if card is not None:
-        redis_client.set(keys.user_card(501), card)
-    counters = SignLimits("5 per minute", "5 per minute").counters(501, "10.0.0.1")
-    assert store.sign(1, 501, now_ts(), counters, session_token="current") == (SIGN_SESSION_ENDED, 0)
-    assert redis_client.scard(keys.signers(1)) == 0
-    assert redis_client.keys("rate:*") == []
+    store.sign(1, 501, now_ts())
+    store.stop_signing(1)
+    assert store.sign(1, 502, now_ts()) == (SIGN_ENDED, 0)
+    store.remove_open(1)
+    assert store.sign(1, 502, now_ts()) == (SIGN_ENDED, 0)
+    assert redis_client.scard(keys.signers(1)) == 0 and redis_client.xlen(keys.OUTBOX) == 1
 
 
-def test_the_session_token_the_card_holds_signs(store, redis_client):
-    put(store, 1)
-    redis_client.set(keys.user_card(501), b'{"id":501,"email":"a@example.com","session_token":"current"}')
-    assert store.sign(1, 501, now_ts(), session_token="current") == (SIGN_NEW, 1)
+def test_an_unknown_petition_is_told_apart_from_a_lost_index(store, redis_client):
+    assert store.sign(7, 501, now_ts()) == (SIGN_INDEX_LOST, 0)  # an empty Redis cannot tell
+    store.mark_ended([5, 6])
+    store.mark_ready("complete")
+    assert store.sign(7, 501, now_ts()) == (SIGN_NOT_OPEN, 0)
+    assert store.sign(6, 501, now_ts()) == (SIGN_ENDED, 0)
+    assert redis_client.keys("petition:*:signers") == [] and redis_client.xlen(keys.OUTBOX) == 0
 
 
 def test_sign_many_runs_the_script_for_each_pair(store, redis_client):

@@ -2,7 +2,7 @@
 retention window go; pending and undelivered entries always stay."""
 import pytest
 
-from app import wiring
+from app.web import wiring
 from app.repositories import redis_keys as keys
 from app.repositories.outbox import Outbox
 

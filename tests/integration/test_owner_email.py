@@ -6,8 +6,8 @@ import threading
 import pytest
 from aiosmtpd.controller import Controller
 
-from app import wiring
-from app.extensions import db
+from app.web import wiring
+from app.web.extensions import db
 from app.repositories.petitions_sql import PetitionRepository
 from app.services.petitions import PetitionService
 from config.settings import TestConfig as BaseTestConfig

@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import func, select
 
-from app import wiring
-from app.extensions import db
+from app.web import wiring
+from app.web.extensions import db
 from app.repositories import redis_keys as keys
 from app.repositories.models import Signature
 from app.repositories.outbox import Outbox

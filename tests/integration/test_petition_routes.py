@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from app.extensions import db
+from app.web.extensions import db
 from app.repositories import redis_keys as keys
 from app.repositories.models import Petition
 from tests.helpers import create_draft, csrf_token, launch, login, post_form
@@ -233,7 +233,7 @@ def test_my_petitions_lists_only_mine_in_every_state_with_counts(app, client, ow
     closed = make_open(app, owner, "My closed petition title")
     close_now(app, closed, datetime.now(timezone.utc), 7)
     with app.app_context():
-        from app import wiring
+        from app.web import wiring
 
         for user in (11, 12, 13):
             wiring.open_store().sign(opened, user, datetime.now(timezone.utc).timestamp())

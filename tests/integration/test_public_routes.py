@@ -6,8 +6,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import event, select
 
-from app import wiring
-from app.extensions import db
+from app.web import wiring
+from app.web.extensions import db
 from app.repositories import redis_keys as keys
 from tests.helpers import create_draft, csrf_token, launch, login, post_form, sign
 from tests.integration.support import close_now, make_draft, make_open, make_user, transient_document

@@ -2,8 +2,8 @@
 import threading
 from datetime import datetime, timedelta, timezone
 
-from app import wiring
-from app.extensions import db
+from app.web import wiring
+from app.web.extensions import db
 from app.repositories import redis_keys as keys
 from app.repositories.open_petitions import DETAIL_FIELDS, SUMMARY_FIELDS
 from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
@@ -146,7 +146,7 @@ def test_threads_starting_at_once_rebuild_exactly_once(app, redis_client):
 
 
 def test_app_rebuilds_a_flushed_redis_before_its_first_request(config, app, redis_client):
-    from app.factory import create_app
+    from app.web.factory import create_app
 
     ids = seed(app)
     redis_client.flushdb()

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.orm import Session
 
-from app.extensions import db
+from app.web.extensions import db
 from app.repositories.models import METADATA_BY_BIND, Signature
 from app.repositories.petitions_sql import SignatureRepository
 from tests.integration.support import make_open, make_user

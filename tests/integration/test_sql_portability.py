@@ -11,7 +11,7 @@ from sqlalchemy.dialects.mssql import pyodbc as mssql_pyodbc
 from sqlalchemy.dialects.postgresql import psycopg2 as postgresql_psycopg2
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from app.extensions import db
+from app.web.extensions import db
 from app.repositories.models import METADATA_BY_BIND
 from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
 

@@ -2,7 +2,7 @@
 logout still kills old cookies at once."""
 from sqlalchemy import event
 
-from app.extensions import db
+from app.web.extensions import db
 from app.repositories import redis_keys as keys
 from tests.helpers import logout, register
 

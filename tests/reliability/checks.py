@@ -3,8 +3,8 @@ import time
 
 from sqlalchemy import select
 
-from app import wiring
-from app.extensions import db
+from app.web import wiring
+from app.web.extensions import db
 from app.repositories import redis_keys as keys
 from app.repositories.models import Signature
 from app.repositories.outbox import Outbox

@@ -1,8 +1,8 @@
 """Fixtures for the failure tests: our own redis-server and gunicorn processes, stopped by PID."""
 import pytest
 
-from app.extensions import db
-from app.factory import create_app
+from app.web.extensions import db
+from app.web.factory import create_app
 from config import TestConfig
 from tests.reliability.procs import SECRET_KEY, Command, Gunicorn, RedisServer, app_env
 

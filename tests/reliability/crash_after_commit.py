@@ -3,8 +3,8 @@ dies by SIGKILL right after the SQL commit, before the acknowledgement reaches R
 import os
 import signal
 
-from app import wiring
-from app.factory import create_app
+from app.web import wiring
+from app.web.factory import create_app
 
 
 def main():

@@ -19,7 +19,7 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import insert, select
 
 from app.domain.petitions import utcnow
-from app.extensions import db
+from app.web.extensions import db
 from app.repositories.models import Petition, User
 from app.services.documents import open_document
 

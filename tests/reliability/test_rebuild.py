@@ -9,7 +9,7 @@ import orjson
 from sqlalchemy import insert
 
 from app.domain.petitions import utcnow
-from app.extensions import db
+from app.web.extensions import db
 from app.repositories import redis_keys as keys
 from app.repositories.models import Petition, Signature
 from tests.reliability.checks import redis_pairs, sql_rows

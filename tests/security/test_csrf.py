@@ -5,7 +5,7 @@ test; a route whose URL needs a value this test cannot supply fails loudly inste
 skipped."""
 from sqlalchemy import func, select
 
-from app.extensions import db
+from app.web.extensions import db
 from app.repositories.models import Petition, Signature, User
 from tests.helpers import create_draft, csrf_token, register
 

@@ -1,5 +1,5 @@
 """Security test 2: another user's draft does not exist for you: 404 on view, edit, delete, launch."""
-from app.extensions import db
+from app.web.extensions import db
 from app.repositories.models import Petition
 from tests.helpers import create_draft, csrf_token, logout, register
 

@@ -3,7 +3,7 @@ time_cost 2, 19 MiB, parallelism 1), and a hash made with older parameters is up
 from argon2 import PasswordHasher, Type
 from sqlalchemy import select
 
-from app.extensions import db
+from app.web.extensions import db
 from app.repositories.models import User
 from app.services.accounts import HASHER
 from tests.helpers import DEFAULT_PASSWORD, login, logout, register

@@ -1,5 +1,5 @@
 """Security test 4: a new session at login, logout kills the session server-side, cookie flags."""
-from app.extensions import db
+from app.web.extensions import db
 from app.repositories.models import User
 from tests.helpers import csrf_token, login, logout, register
 from tests.integration.support import make_user

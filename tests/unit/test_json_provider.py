@@ -1,7 +1,7 @@
 from flask import Flask, jsonify
 from markupsafe import Markup
 
-from app.json_provider import OrjsonProvider
+from app.web.json_provider import OrjsonProvider
 
 
 def _app():

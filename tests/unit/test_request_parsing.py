@@ -3,11 +3,12 @@ import pytest
 from werkzeug.datastructures import MultiDict
 from werkzeug.routing import ValidationError
 
-from app.converters import MAX_ID, PetitionIdConverter
+from app.domain.petitions import MAX_PETITION_ID as MAX_ID
+from app.web.converters import PetitionIdConverter
 from app.domain.errors import InvalidInput
-from app.security import safe_next
+from app.web.security import safe_next
 from app.services.browsing import ListQuery, parse_list_query
-from app.templating import progress
+from app.web.templating import progress
 
 
 # -- parse_list_query ------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Templates render without their own indentation; what they render is left exactly as it is."""
 from jinja2 import DictLoader, Environment
 
-from app.templating import StripIndentation
+from app.web.templating import StripIndentation
 
 TEMPLATE = """<ul>
     {% for item in items %}

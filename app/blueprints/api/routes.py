@@ -1,9 +1,8 @@
 """Anonymous JSON read API. Short public caching plus ETags so a CDN can absorb the watchers."""
-from flask import current_app, jsonify, request, url_for
+from flask import jsonify, request, url_for
 
-from app import wiring
+from app.web import wiring
 from app.blueprints.api import bp
-from app.blueprints.public.fast_path import CACHE_KEY_ENVIRON, FAST_PATH_KEY_ENVIRON, count_cache_key, list_cache_key
 from app.services.browsing import parse_list_query
 from app.services.reports import report_dict
 
@@ -23,15 +22,6 @@ def _cacheable(payload, max_age):
     return response
 
 
-def _let_fast_path_repeat(key, data):
-    """Within the answer's max-age promise (PAGE_CACHE_SECONDS is shorter): the fast path may
-    repeat this answer to cookieless readers without asking Redis. Requests it could not have
-    answered (with a cookie, say) leave the entry be."""
-    if request.environ.get(FAST_PATH_KEY_ENVIRON) == key:
-        current_app.extensions["page_cache"].put_unless_fresh(key, data)
-        request.environ[CACHE_KEY_ENVIRON] = key
-
-
 def _summary(doc):
     item = {field: doc.get(field) for field in LIST_FIELDS}
     item["url"] = url_for("public.petition", petition_id=doc["id"], _external=True)
@@ -42,7 +32,6 @@ def _summary(doc):
 def list_petitions():
     query = parse_list_query(request.args)
     result = wiring.browsing().list(query)
-    _let_fast_path_repeat(list_cache_key("/api/petitions", query), result)
     return _cacheable(
         {
             "data": [_summary(doc) for doc in result.items],
@@ -63,7 +52,6 @@ def petition(petition_id):
 @bp.route("/petitions/<pid:petition_id>/count")
 def count(petition_id):
     signature_count = wiring.browsing().count(petition_id)
-    _let_fast_path_repeat(count_cache_key(petition_id), signature_count)
     return _cacheable({"id": petition_id, "signature_count": signature_count}, COUNT_MAX_AGE)
 
 

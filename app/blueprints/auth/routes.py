@@ -1,13 +1,13 @@
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from app import wiring
-from app.auth_session import CurrentUser
+from app.web import wiring
+from app.web.auth_session import CurrentUser
 from app.blueprints.auth import bp
 from app.blueprints.auth.forms import LoginForm, RegisterForm
 from app.domain.errors import EmailTaken, InvalidInput
-from app.extensions import limiter
-from app.security import safe_next
+from app.web.extensions import limiter
+from app.web.security import safe_next
 from app.services.accounts import normalise_email
 
 

@@ -1,7 +1,7 @@
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app import wiring
+from app.web import wiring
 from app.blueprints.petitions import bp
 from app.blueprints.petitions.forms import PetitionForm
 from app.domain.errors import InvalidInput

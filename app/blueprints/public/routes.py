@@ -2,12 +2,11 @@ from flask import Response, current_app, flash, redirect, render_template, reque
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
-from app import wiring
-from app.blueprints.public import bp, fast_sign
+from app.web import wiring
+from app.blueprints.public import bp
 from app.blueprints.public.cache import PageCache
-from app.blueprints.public.fast_path import CACHE_KEY_ENVIRON, list_cache_key
 from app.domain.errors import NotFound, StoreUnavailable
-from app.extensions import limiter
+from app.web.extensions import limiter
 from app.services.browsing import parse_list_query
 from app.services.reports import report_chart, report_csv
 from app.services.signing import thank_you
@@ -31,9 +30,8 @@ def _anonymous_view():
 @bp.route("/")
 def index():
     query = parse_list_query(request.args)
-    cache, key, anonymous = _page_cache(), list_cache_key("/", query), _anonymous_view()
+    cache, key, anonymous = _page_cache(), ("index", query), _anonymous_view()
     if anonymous and (html := cache.fresh_html(key)) is not None:
-        request.environ[CACHE_KEY_ENVIRON] = key  # the fast path may repeat it for this host too
         return html
     try:
         result = wiring.browsing().list(query)
@@ -43,8 +41,6 @@ def index():
         return render_template("public/index.html", result=result, query=query, stale=True)
     html = render_template("public/index.html", result=result, query=query, stale=False)
     cache.put(key, result, html if anonymous else None)
-    if anonymous:
-        request.environ[CACHE_KEY_ENVIRON] = key  # lets the fast path serve it while fresh
     return html
 
 
@@ -75,21 +71,24 @@ def petition(petition_id):
         stale=False,
         report=report,
         chart=chart,
-        sign_via=_sign_via_functions(petition_id, viewer_id, doc, signed),
+        sign_via=_signing_endpoint(petition_id, viewer_id, doc, signed),
         # Only someone who has signed is thanked: the query alone proves nothing.
         thanks=thank_you(request.args.get("signed"), doc["signature_count"]) if signed else None,
     )
 
 
-def _sign_via_functions(petition_id, viewer_id, doc, signed):
-    """In functions mode, what the sign button's script needs to call the Functions app."""
+def _signing_endpoint(petition_id, viewer_id, doc, signed):
+    """Where the sign button's script signs, with the signing token for this viewer and this
+    petition: the site's own signing endpoint, or the Functions app's in functions mode."""
     config = current_app.config
-    if config["SIGNING_BACKEND"] != "functions" or viewer_id is None or doc["state"] != "open" or signed:
+    if viewer_id is None or doc["state"] != "open" or signed:
         return None
-    return {
-        "url": f"{config['FUNCTIONS_BASE_URL']}/api/petitions/{petition_id}/signatures?code={config['FUNCTIONS_SIGN_KEY']}",
-        "token": wiring.signing_tokens().sign_token(viewer_id, petition_id),
-    }
+    path = f"/api/petitions/{petition_id}/signatures"
+    if config["SIGNING_BACKEND"] == "functions":
+        url = f"{config['FUNCTIONS_BASE_URL']}{path}?code={config['FUNCTIONS_SIGN_KEY']}"
+    else:
+        url = request.script_root + path
+    return {"url": url, "token": wiring.signing_tokens().sign_token(viewer_id, petition_id)}
 
 
 @bp.route("/petitions/<pid:petition_id>/report.csv")
@@ -107,8 +106,8 @@ def _anonymous_signer_key():
 
 
 @bp.route("/petitions/<pid:petition_id>/sign", methods=["POST"])
-# Signed-in attempts are counted by the signing script itself (SignLimits, shared with the fast
-# path and the Functions app); this only throttles posts from people who are not signed in.
+# Signed-in attempts are counted by the signing script itself (SignLimits, shared with the
+# signing endpoint and the Functions app); this only throttles posts from people not signed in.
 @limiter.limit(
     lambda: current_app.config["SIGN_RATE_LIMIT_USER"],
     key_func=_anonymous_signer_key,
@@ -118,6 +117,5 @@ def sign(petition_id):
     if not current_user.is_authenticated:
         flash("Log in or create an account to sign this petition.", "info")
         return redirect(url_for("auth.login", next=url_for("public.petition", petition_id=petition_id)))
-    answer = fast_sign.script_answer(request.environ, current_user.id)
-    result = wiring.signing().sign(petition_id, current_user.id, request.remote_addr, answer)
+    result = wiring.signing().sign(petition_id, current_user.id, request.remote_addr)
     return redirect(url_for("public.petition", petition_id=petition_id, signed=result.outcome), code=303)

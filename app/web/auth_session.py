@@ -5,7 +5,7 @@ from types import SimpleNamespace
 from flask import current_app, flash, redirect, request, url_for
 from flask_login import UserMixin
 
-from app.extensions import db, login_manager
+from app.web.extensions import db, login_manager
 from app.repositories.users_sql import UserRepository
 
 

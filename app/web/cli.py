@@ -5,9 +5,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app import wiring
+from app.web import wiring
 from app.domain.petitions import utcnow
-from app.extensions import db
+from app.web.extensions import db
 from app.repositories.outbox import Outbox
 from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
 from app.services.rebuild import rebuild_open_index
@@ -125,7 +125,7 @@ def demo_cli():
 @demo_cli.command("load")
 def load_demo():
     """Create demo users and petitions (skipped if they already exist)."""
-    from app.demo import load_demo_data
+    from app.web.demo import load_demo_data
 
     created = load_demo_data(current_app)
     click.echo("demo data loaded" if created else "demo data already present")

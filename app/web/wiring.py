@@ -1,8 +1,8 @@
 """Builds services for the current request from the app's clients and the request's session."""
 from flask import current_app
 
-from app.assembly import Services
-from app.extensions import db
+from app.services.assembly import Services
+from app.web.extensions import db
 from app.repositories.petitions_sql import PetitionRepository
 from app.repositories.users_sql import UserRepository
 from app.services.accounts import AccountService
@@ -65,10 +65,10 @@ def reports():
     return services().reports()
 
 
-def signing_tokens():
+def signing_tokens(app=None):
     from app.services.signing_tokens import SigningTokens
 
-    return SigningTokens(current_app.config["SIGNING_TOKEN_SECRET"])
+    return SigningTokens((app or current_app).config["SIGNING_TOKEN_SECRET"])
 
 
 def functions_client():

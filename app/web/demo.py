@@ -1,9 +1,9 @@
 """Demo accounts and petitions for `make run`."""
 from datetime import timedelta
 
-from app import wiring
+from app.web import wiring
 from app.domain.petitions import utcnow
-from app.extensions import db
+from app.web.extensions import db
 from app.repositories.petitions_sql import PetitionRepository
 from app.repositories.users_sql import UserRepository
 from app.services.petitions import PetitionService

@@ -7,14 +7,15 @@ import threading
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.json_provider import OrjsonProvider
-from app.sessions import PublicCacheAwareSessionInterface
+from app.web.json_provider import OrjsonProvider
+from app.web.sessions import PublicCacheAwareSessionInterface
 from config import load_config
 
 
 def create_app(config=None):
     config = config or load_config()
-    app = Flask(__name__, instance_relative_config=False)
+    # Named for the app package, so templates/ and static/ are found beside app/web/.
+    app = Flask("app", instance_relative_config=False)
     app.config.from_object(config)
     app.config["APP_CONFIG"] = config
     app.json = OrjsonProvider(app)
@@ -29,7 +30,7 @@ def create_app(config=None):
     register_cli(app)
     register_template_helpers(app)
     register_functions_backend(app)
-    register_wsgi_middleware(app)
+    register_signing_endpoint(app)
     app.before_request(first_request_setup(app))
     return app
 
@@ -47,9 +48,9 @@ def configure_logging(app):
 
 
 def register_extensions(app):
-    from app.auth_session import configure_login
-    from app.extensions import csrf, db, limiter, migrate
-    from app.security import SecurityHeaders, content_security_policy
+    from app.web.auth_session import configure_login
+    from app.web.extensions import csrf, db, limiter, migrate
+    from app.web.security import SecurityHeaders, content_security_policy
     from app.services.accounts import HASHER
 
     db.init_app(app)
@@ -95,7 +96,7 @@ def register_blueprints(app):
     from app.blueprints.auth import bp as auth_bp
     from app.blueprints.petitions import bp as petitions_bp
     from app.blueprints.public import bp as public_bp
-    from app.converters import PetitionIdConverter
+    from app.web.converters import PetitionIdConverter
 
     app.url_map.converters["pid"] = PetitionIdConverter
     for blueprint in (public_bp, auth_bp, petitions_bp, api_bp):
@@ -103,27 +104,29 @@ def register_blueprints(app):
 
 
 def register_errors(app):
-    from app.errors import register_error_handlers
+    from app.web.errors import register_error_handlers
 
     register_error_handlers(app)
 
 
 def register_input_guard(app):
-    from app.input_guard import refuse_nul_characters
+    from app.web.input_guard import refuse_nul_characters
 
     app.before_request(refuse_nul_characters)
 
 
 def register_cli(app):
-    from app.cli import register_commands
+    from app.web.cli import register_commands
 
     register_commands(app)
 
 
 def register_template_helpers(app):
-    from app.templating import register_filters
+    from app.web.static_files import register_static_versions
+    from app.web.templating import register_filters
 
     register_filters(app)
+    register_static_versions(app)
 
 
 def register_functions_backend(app):
@@ -143,18 +146,23 @@ def register_functions_backend(app):
     app.extensions["on_launch"] = start_lifecycle_on_launch(client)
 
 
-def register_wsgi_middleware(app):
-    """Outermost first: the read fast path (front page, list and count) keys its answers on
-    the forwarded headers themselves, so a hit skips ProxyFix's parsing and the answer still
-    matches the scheme and host Flask saw. Then ProxyFix sets scheme and client address, which
-    the signing fast path needs (its rate limit is per client address)."""
-    from app.blueprints.public.fast_path import FreshPageMiddleware
-    from app.blueprints.public.fast_sign import FastSignMiddleware
+def register_signing_endpoint(app):
+    """The signing endpoint beside Flask (its own small WSGI app, app/signing_endpoint/), then,
+    in production, ProxyFix in front of both: nginx is the one trusted hop that names the
+    client's address (the per-IP limits count it) and scheme."""
+    from app.services.sign_limits import SignLimits
+    from app.services.signing import TokenSigningService
+    from app.signing_endpoint.endpoint import SigningEndpoint, WithSigningEndpoint
+    from app.web import wiring
 
-    app.wsgi_app = app.extensions["fast_sign"] = FastSignMiddleware(app.wsgi_app, app)
-    if app.config["ENV_NAME"] == "production":
+    config = app.config
+    service = TokenSigningService(app.extensions["open_store"], wiring.signing_tokens(app), SignLimits.from_settings(config))
+    production = config["ENV_NAME"] == "production"
+    endpoint = SigningEndpoint(service, https_only=config["FORCE_HTTPS"], hsts=production)
+    app.extensions["signing_endpoint"] = endpoint
+    app.wsgi_app = WithSigningEndpoint(app.wsgi_app, endpoint)
+    if production:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
-    app.wsgi_app = FreshPageMiddleware(app.wsgi_app, app.extensions["page_cache"])
 
 
 def first_request_setup(app):
@@ -171,7 +179,7 @@ def first_request_setup(app):
             if done.is_set():
                 return
             if app.config["REBUILD_REDIS_ON_START"]:
-                from app import wiring
+                from app.web import wiring
 
                 wiring.services().restore_index()
             if app.config["RUN_BACKGROUND_PERSISTER"] and not app.config.get("TESTING"):
@@ -185,7 +193,7 @@ def first_request_setup(app):
 
 def start_background_persister(app):
     """Embedded mode: drain the outbox into SQL in-process, as `flask signatures persist` would."""
-    from app import wiring
+    from app.web import wiring
 
     stop = threading.Event()
 
@@ -202,7 +210,7 @@ def start_background_persister(app):
 def start_background_closer(app):
     """Embedded mode: close petitions past their deadline every CLOSE_SWEEP_SECONDS in-process,
     as `flask petitions close-due` would. The Functions app does this in functions mode."""
-    from app import wiring
+    from app.web import wiring
 
     if app.config["SIGNING_BACKEND"] != "inline":
         return None
