@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test audit bench bench-quick venv services clean functions-package
+.PHONY: run serve test audit bench bench-quick venv services clean functions-package
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ run: venv
 	APP_ENV=development $(FLASK) db upgrade
 	APP_ENV=development $(FLASK) demo load
 	APP_ENV=development $(FLASK) run --host 127.0.0.1 --port $(PORT) --no-reload --with-threads
+
+# The production request path on this machine: nginx on PORT (default 8080) in front of gunicorn,
+# against the local PostgreSQL and Redis (or DATABASE_URL, USERS_DATABASE_URL, REDIS_URL).
+serve: venv services
+	$(BIN)/python -m deploy.stack --port $(or $(SERVE_PORT),8080)
 
 services:
 	scripts/ensure-services.sh

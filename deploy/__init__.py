@@ -1,0 +1,1 @@
+"""Deployment: the nginx config template and the local production stack (stack.py)."""
