@@ -36,6 +36,23 @@ def _limiter_storage_options(redis_url):
     return {"socket_timeout": timeout, "socket_connect_timeout": timeout} if redis_url else {}
 
 
+def sql_pool_options():
+    """Each process's connection pool per database, sized from the worker count so that every
+    gunicorn worker together holds at most SQL_MAX_CONNECTIONS on one server (both databases
+    counted: they may share it). No overflow: a request that finds the pool empty waits up to
+    SQL_POOL_TIMEOUT seconds, then answers 503 "safe to try again" instead of asking the server
+    for more connections than it allows (PostgreSQL's default max_connections is 100)."""
+    workers = _env_int("WEB_CONCURRENCY", 8)
+    budget = _env_int("SQL_MAX_CONNECTIONS", 80)
+    default_size = max(1, min(10, budget // (2 * workers)))
+    return {
+        "pool_pre_ping": True,
+        "pool_size": _env_int("SQL_POOL_SIZE", default_size),
+        "max_overflow": 0,
+        "pool_timeout": float(_env("SQL_POOL_TIMEOUT", "5")),
+    }
+
+
 class BaseConfig:
     """Defaults shared by every environment. Instances read the environment in __init__."""
 
@@ -48,7 +65,7 @@ class BaseConfig:
         self.REDIS_SOCKET_TIMEOUT = float(_env("REDIS_SOCKET_TIMEOUT", "0.5"))
         self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL")
         self.SQLALCHEMY_BINDS = {"users": _env("USERS_DATABASE_URL")}
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.SQLALCHEMY_ENGINE_OPTIONS = sql_pool_options()
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
 
         self.MAX_CONTENT_LENGTH = 1024 * 1024

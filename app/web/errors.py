@@ -1,12 +1,15 @@
 """Every error becomes a page or a JSON body, chosen in one place by what the client asked for."""
 import logging
 
-from flask import jsonify, render_template, request
+from flask import g, jsonify, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from app.domain.errors import DomainError
+from app.web.extensions import db, login_manager
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,18 @@ def register_error_handlers(app):
     def rate_limited(error):
         return error_response(429, "Too many attempts. Please wait a minute and try again.", "rate_limited",
                               {"Retry-After": "60"})
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def database_unavailable(error):
+        """The database refused or dropped the connection, or this process's pool stayed full
+        for SQL_POOL_TIMEOUT: nothing was committed, so trying again is safe."""
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
+        db.session.rollback()
+        # The page's header asks who is signed in; the user may be what could not be loaded.
+        g._login_user = login_manager.anonymous_user()
+        return error_response(503, "The database is busy right now, so this was not recorded, it is safe to try again.",
+                              "store_unavailable", {"Retry-After": RETRY_AFTER[503]})
 
     @app.errorhandler(HTTPException)
     def http_error(error):

@@ -53,6 +53,13 @@ def register_extensions(app):
     from app.web.security import SecurityHeaders, content_security_policy
     from app.services.accounts import HASHER
 
+    # Flask-SQLAlchemy gives SQLALCHEMY_ENGINE_OPTIONS to the default engine only; a bind named
+    # by its URL alone would get SQLAlchemy's default pool (5 + 10 overflow), unbounded by the
+    # worker count. Every bind gets the same bounded pool.
+    app.config["SQLALCHEMY_BINDS"] = {
+        name: {"url": url, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]} if isinstance(url, str) else url
+        for name, url in app.config["SQLALCHEMY_BINDS"].items()
+    }
     db.init_app(app)
     from app.repositories.models import UsersBase
 
