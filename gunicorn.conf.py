@@ -3,9 +3,10 @@ Worker class and count were chosen by measurement (BENCHMARKS.md); override them
 WEB_CONCURRENCY and GUNICORN_WORKER_CLASS."""
 import os
 
-# gunicorn's sync worker, but signatures that wait on Redis together share its round trips
-# (app/batching_worker.py); "sync" is the plain one.
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "app.batching_worker.BatchingSyncWorker")
+# gunicorn's stock sync worker behind nginx, which buffers requests and responses for it. The
+# batching worker (app/batching_worker.py) failed the cold form path behind nginx: 503s and worker
+# timeouts where sync answered every cold signer (tests/reliability/test_cold_signers.py).
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
 workers = int(os.environ.get("WEB_CONCURRENCY", "8"))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 # gunicorn's own pure-Python HTTP parser, named so that installing its optional C parser

@@ -73,3 +73,20 @@ def local_app(app):
             for engine in db.engines.values():
                 engine.dispose()
         local.extensions["redis"].connection_pool.disconnect()
+
+
+@pytest.fixture
+def start_stack():
+    """nginx in front of gunicorn (deploy/stack.py) with production's settings against
+    `redis_server`; the stack is stopped when the test ends."""
+    from contextlib import ExitStack
+
+    from deploy.stack import local_env, running
+    from tests.reliability.procs import reliability_ports
+
+    with ExitStack() as stacks:
+        def start(redis_server, **env):
+            settings = local_env(app_env(redis_server.url, **env))
+            return stacks.enter_context(running(settings, ports=reliability_ports()))
+
+        yield start

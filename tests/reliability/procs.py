@@ -18,13 +18,19 @@ import redis
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SECRET_KEY = "reliability-tests-secret-key-0123456789abcdef"
-WORKER_CLASS = "app.batching_worker.BatchingSyncWorker"  # production's (gunicorn.conf.py)
+WORKER_CLASS = "sync"  # production's (gunicorn.conf.py)
 HTTP_PARSER = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["http_parser"]
 
 
 def _port_range():
     low, _, high = os.environ.get("RELIABILITY_PORTS", "5500-5599").partition("-")
     return int(low), int(high)
+
+
+def reliability_ports():
+    """The range as [start, end) for deploy.stack."""
+    low, high = _port_range()
+    return low, high + 1
 
 
 def free_port():
