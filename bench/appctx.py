@@ -8,7 +8,8 @@ from sqlalchemy import text
 
 from app.web.extensions import db
 from app.web.factory import create_app
-from bench.services import DatabaseBusy, app_env, ensure_database, reset_schema
+from bench.services import DatabaseBusy, app_env, reset_schema
+from deploy.stack import ensure_database
 from config import load_config
 
 

@@ -1,42 +1,69 @@
-"""HTTP scenarios with ab and wrk against gunicorn (production config), each beside the
-constant-response baseline measured in the same run."""
-import json
+"""HTTP scenarios through nginx (deploy/nginx.conf.template) in front of gunicorn (gunicorn.conf.py),
+made as people make them, each beside the constant app (bench/baseline.py) served through the same
+nginx and gunicorn settings in the same run:
+
+- anonymous reads of the micro-cached pages and APIs, gzip accepted as browsers do;
+- signatures by people registered over HTTP (bench/browsers.py) who loaded the petition page signed
+  in and signed after their user card had expired: through the signing endpoint as sign.js sends
+  them (new signers, then 20% repeats), and through the form as a browser without JavaScript does.
+
+A scenario fails on any 5xx, any answer but the expected ones, or any acknowledged signature not in
+Redis and SQL once the persister has caught up.
+"""
 import os
 import re
 import statistics
 import subprocess
+import sys
+import signal
 import tempfile
 import threading
+import time
+from contextlib import ExitStack
 from pathlib import Path
 
-from flask import g, session
-from flask_login import login_user
-from flask_wtf.csrf import generate_csrf
+import requests
 from tqdm import tqdm
 
-from app.web import wiring
-from app.web.auth_session import CurrentUser
 from app.domain.petitions import utcnow
-from app.web.extensions import db
+from app.repositories import redis_keys
 from app.repositories.outbox import Outbox
 from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
 from app.services.rebuild import rebuild_open_index
-from bench import data
+from app.web import wiring
+from app.web.extensions import db
+from bench import browsers, data
 from bench.appctx import truncate_all
-from bench.services import BIN, ROOT, gunicorn, stop
+from bench.pg_connections import ConnectionSampler
+from bench.profile import Profile
+from bench.report import stamp
+from bench.services import BIN, ROOT
+from deploy.stack import local_env, running, stop
 
-SIGN_LUA = Path(__file__).resolve().parent / "wrk" / "sign.lua"
+WRK = Path(__file__).resolve().parent / "wrk"
 WRK_THREADS = 2
-USER_AGENT = "bench"
-# As behind production's TLS proxy; the user agent is part of Flask-Login's session check.
-HEADERS = {"X-Forwarded-Proto": "https", "User-Agent": USER_AGENT}
-READ_SCENARIOS = ("baseline", "front_page", "api_list", "api_count")
-# Signing runs: new signers, 20% repeats, and the same requests against bench.baseline's
-# signing_reference (nothing checked or stored).
-SIGN_SCENARIOS = {"sign_new": 0.0, "sign_dup20": 0.2, "sign_reference": 0.0}
+READS = {
+    "baseline": "/baseline",  # the constant app; not a micro-cached path, so each one reaches gunicorn
+    "front_page": "/",
+    "petition_page": "/petitions/{id}",
+    "api_list": "/api/petitions",
+    "api_count": "/api/petitions/{id}/count",
+}
+# name -> (wrk sign.lua mode, duplicate rate, stack); "reference" sends the endpoint's requests to
+# the constant app: the most signing could reach on this stack and load generator.
+SIGNING = {
+    "endpoint_new": ("endpoint", 0.0, "site"),
+    "endpoint_dup20": ("endpoint", 0.2, "site"),
+    "endpoint_reference": ("endpoint", 0.0, "baseline"),
+    "form_cold": ("form", 0.0, "site"),
+}
+TARGETS = {  # issue figures (BENCHMARKS.md); read off the 350-connection rows of a full run
+    "read": {"ratio": 0.8, "p99_ms": 150},
+    "endpoint": {"ratio": 0.4, "new_per_s": 3000, "p99_ms": 300},
+}
 
 
-# -- running the load generators ----------------------------------------------------------------
+# -- wrk ----------------------------------------------------------------------------------------
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
@@ -46,104 +73,76 @@ def _ms(text):
 
 
 def parse_wrk(out):
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     done = re.search(r"(\d+) requests in (\S+),", out)
     socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {
-        "rps": rps,
+    figures = {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50_ms": _ms(re.search(r"\n\s+50%\s+(\S+)", out).group(1)),
         "p99_ms": _ms(re.search(r"\n\s+99%\s+(\S+)", out).group(1)),
         "requests": int(done.group(1)),
         "seconds": _ms(done.group(2)) / 1000,
-        "errors": (sum(map(int, socket.groups())) if socket else 0) + (int(non_2xx.group(1)) if non_2xx else 0),
+        "socket_errors": sum(map(int, socket.groups())) if socket else 0,
     }
+    counts = re.search(r"BENCH (.*)", out).group(1)
+    figures.update({name: int(value) for name, value in re.findall(r"(\w+)=(\d+)", counts)})
+    return figures
 
 
-def parse_ab(out):
-    non_2xx = re.search(r"Non-2xx responses:\s+(\d+)", out)
-    return {
-        "rps": float(re.search(r"Requests per second:\s+([\d.]+)", out).group(1)),
-        "p50_ms": float(re.search(r"\n\s+50%\s+(\d+)", out).group(1)),
-        "p99_ms": float(re.search(r"\n\s+99%\s+(\d+)", out).group(1)),
-        "requests": int(re.search(r"Complete requests:\s+(\d+)", out).group(1)),
-        # -l: responses of differing length are not failures (pages carry live counts).
-        "errors": int(re.search(r"Failed requests:\s+(\d+)", out).group(1))
-        + (int(non_2xx.group(1)) if non_2xx else 0),
-    }
-
-
-def run_wrk(url, concurrency, seconds, script=None, script_args=()):
+def run_wrk(url, concurrency, seconds, script, script_args=(), headers=(), until_done=None):
+    """wrk for `seconds`; with `until_done` (a directory the script writes done-<thread> files
+    into), the run ends as soon as every thread has written its file, and its figures cover that
+    time only (wrk reports on SIGINT as at the end of its duration)."""
     cmd = ["wrk", f"-t{WRK_THREADS}", f"-c{concurrency}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
-    for name, value in HEADERS.items():
-        cmd += ["-H", f"{name}: {value}"]
-    if script:
-        cmd += ["-s", str(script)]
-    cmd.append(url)
+    for header in (f"User-Agent: {browsers.USER_AGENT}", *headers):
+        cmd += ["-H", header]
+    cmd += ["-s", str(script), url]
     if script_args:
         cmd += ["--", *map(str, script_args)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    result = parse_wrk(out)
-    if match := re.search(r"BENCH acked=(\d+) new_sent=(\d+) wrapped=(\d+)", out):
-        result.update(acked=int(match[1]), new_sent=int(match[2]), wrapped=int(match[3]))
-    return result
-
-
-def run_ab(url, concurrency, seconds):
-    cmd = ["ab", "-q", "-r", "-l", "-s", "10", "-t", str(seconds), "-n", "10000000", "-c", str(concurrency)]
-    for name, value in HEADERS.items():
-        cmd += ["-H", f"{name}: {value}"]
-    cmd.append(url)
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if re.search(r"Complete requests:\s+0\n", done.stdout):
-        # Nothing answered within the run (an overloaded machine): every request took longer.
-        return {"rps": 0.0, "p50_ms": seconds * 1000.0, "p99_ms": seconds * 1000.0, "requests": 0,
-                "errors": concurrency, "incomplete": True}
-    if "Requests per second" not in done.stdout:
-        raise RuntimeError(f"ab failed on {url}: {done.stdout[-1500:]} {done.stderr[-1000:]}")
-    return parse_ab(done.stdout)
+    wrk = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if until_done is not None:
+        while wrk.poll() is None and len(list(Path(until_done).glob("done-*"))) < WRK_THREADS:
+            time.sleep(0.01)
+        if wrk.poll() is None:
+            wrk.send_signal(signal.SIGINT)
+    out, errors = wrk.communicate()
+    if wrk.returncode != 0 or "Requests/sec" not in out:
+        raise RuntimeError(f"wrk failed ({wrk.returncode}): {errors[-1000:]} {out[-1000:]}")
+    return parse_wrk(out)
 
 
 # -- seeding ------------------------------------------------------------------------------------
-def seed(app, sizes, workdir):
-    """Open petitions and users in SQL, Redis rebuilt from SQL (the production start-up path),
-    and a file of signed-in sessions minted with the app's own session and CSRF machinery."""
+def seed_petitions(count):
+    """Open petitions in SQL, and Redis rebuilt from SQL (the production start-up path)."""
     truncate_all()
     petitions = PetitionRepository(db.session)
-    rows = data.open_petitions(sizes["http_petitions"])
+    rows = data.open_petitions(count)
     for start in range(0, len(rows), 1000):
         petitions.add_many(rows[start : start + 1000])
     db.session.commit()
-    signers = []
-    for start in tqdm(range(0, sizes["signers"], 5000), desc="http: users", leave=False):
-        batch = data.users(min(5000, sizes["signers"] - start), start=start + 1)
-        db.session.add_all(batch)
-        db.session.flush()
-        signers += [CurrentUser(user) for user in batch]
-    db.session.commit()
     rebuild_open_index(wiring.open_store(), petitions, SignatureRepository(db.session), utcnow)
-    sessions_file = Path(workdir) / "sessions.txt"
-    sessions_file.write_text("".join(f"{c} {t}\n" for c, t in mint_sessions(app, signers)))
-    return [row.id for row in rows], sessions_file, signers
+    return [row.id for row in rows]
 
 
-def mint_sessions(app, users):
-    """(session cookie, CSRF form token) per user, as the app issues them after a login from
-    127.0.0.1 with our user agent."""
-    serializer = app.session_interface.get_signing_serializer(app)
-    with app.test_request_context("/", headers=HEADERS, environ_base={"REMOTE_ADDR": "127.0.0.1"}):
-        for user in tqdm(users, desc="http: sessions", leave=False):
-            session.clear()
-            g.pop("csrf_token", None)
-            login_user(user)
-            token = generate_csrf()
-            yield serializer.dumps(dict(session)), token
+def expire_user_cards():
+    """What minutes of reading do: every signer's cached user card has expired."""
+    client = wiring.redis_client()
+    cards = list(client.scan_iter(redis_keys.user_card("*"), count=10_000))
+    for start in range(0, len(cards), 10_000):
+        client.delete(*cards[start : start + 10_000])
+
+
+def warm_up(urls):
+    """Every worker's first request checks the index and opens its connections."""
+    with requests.Session() as http:
+        for url in urls:
+            for _ in range(50):
+                http.get(url, timeout=30)
 
 
 # -- the suite ----------------------------------------------------------------------------------
 class LagSampler(threading.Thread):
-    """Samples the outbox lag while the persister runs beside signing: entries not yet in SQL,
-    and how long the oldest of them has waited."""
+    """The outbox's lag while the persister runs beside signing: entries not yet in SQL, and how
+    long the oldest of them has waited."""
 
     def __init__(self, outbox, every=0.2):
         super().__init__(daemon=True)
@@ -156,126 +155,164 @@ class LagSampler(threading.Thread):
             self.max_lag_s = max(self.max_lag_s, self.outbox.lag_seconds())
 
 
-def run(app, env, sizes, results, port_range):
-    with tempfile.TemporaryDirectory(prefix="bench-http-") as workdir, app.app_context():
-        petition_ids, sessions_file, signers = seed(app, sizes, workdir)
-        results.extra["sign_reference_answer"] = thank_you_answer(app, petition_ids[-1], sessions_file)
-        reference_env = {**env, "BENCH_SIGN_ANSWER": json.dumps(results.extra["sign_reference_answer"])}
-        with gunicorn("bench.baseline:app", env, port_range) as base, gunicorn("wsgi:app", env, port_range) as site, \
-                gunicorn("bench.baseline:signing_reference", reference_env, port_range) as reference:
-            urls = {
-                "baseline": f"{base}/",
-                "front_page": f"{site}/",
-                "api_list": f"{site}/api/petitions",
-                "api_count": f"{site}/api/petitions/{petition_ids[0]}/count",
-            }
-            for url in urls.values():  # every worker's first request checks the index
-                subprocess.run(["ab", "-q", "-n", "200", "-c", "8", url], capture_output=True, check=True)
-            raw = _read_runs(urls, sizes)
-            servers = {"site": site, "reference": reference}
-            sign_raw = _signing_runs(app, servers, env, sizes, petition_ids[1:], sessions_file, signers) if sizes["signing"] else []
-        _check_signatures(sign_raw)
-    _summarise(raw + sign_raw, results)
+class Persister:
+    """`flask signatures persist` beside the signing, as in production; its lag is sampled."""
+
+    def __init__(self, env):
+        self.env = env
+
+    def __enter__(self):
+        self.process = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "signatures", "persist"], cwd=ROOT,
+                                        env={**os.environ, **self.env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.sampler = LagSampler(Outbox(wiring.redis_client()))
+        self.sampler.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.sampler.halt.set()
+        self.sampler.join()
+        stop(self.process)
+
+
+def run(app, env, sizes, results, ports):
+    site_env = local_env(env)
+    with ExitStack() as stack, app.app_context():
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-http-")))
+        petition_ids = seed_petitions(sizes["http_petitions"])
+        stacks = {
+            "site": stack.enter_context(running(site_env, ports)),
+            "baseline": stack.enter_context(running(site_env, ports, target="bench.baseline:app")),
+        }
+        read_urls = {name: stacks["baseline" if name == "baseline" else "site"].url + path.format(id=petition_ids[0])
+                     for name, path in READS.items()}
+        warm_up(read_urls.values())
+        print(f"{stamp()} http: registering {sizes['signers']:,} signers over HTTP", file=sys.stderr)
+        people = browsers.register_many(stacks["site"].url, sizes["signers"])
+        print(f"{stamp()} http: reads", file=sys.stderr)
+        raw = _read_runs(read_urls, sizes)
+        if sizes["signing"]:
+            print(f"{stamp()} http: signing", file=sys.stderr)
+            with Persister(site_env) as persister:
+                raw += _signing_runs(stacks, people, sizes, iter(petition_ids[1:]), workdir, site_env)
+                results.extra["form_cold_profile"] = _profile_form(stacks["site"], people, sizes,
+                                                                   petition_ids[-1], workdir)
+            _check_signatures(raw, persister.sampler)
+    _summarise(raw, results)
 
 
 def _read_runs(urls, sizes):
     raw = []
-    runs = [(r, c, tool, s) for r in range(sizes["repeats"]) for c in sizes["concurrency"]
-            for tool in ("ab", "wrk") for s in READ_SCENARIOS]
-    for repeat, concurrency, tool, scenario in tqdm(runs, desc="http: read scenarios", leave=False):
-        runner = run_ab if tool == "ab" else run_wrk
-        figures = runner(urls[scenario], concurrency, sizes["http_seconds"])
-        raw.append({"tool": tool, "scenario": scenario, "concurrency": concurrency, "repeat": repeat, **figures})
+    runs = [(r, c, s) for r in range(sizes["repeats"]) for c in sizes["concurrency"] for s in READS]
+    for repeat, concurrency, scenario in tqdm(runs, desc="http: reads", leave=False):
+        figures = run_wrk(urls[scenario], concurrency, sizes["http_seconds"], WRK / "reads.lua",
+                          headers=["Accept-Encoding: gzip"])
+        errors = figures["socket_errors"] + figures["s5xx"] + figures["other"]
+        raw.append({"kind": "read", "scenario": scenario, "concurrency": concurrency, "repeat": repeat,
+                    "errors": errors, **figures})
     return raw
 
 
-def thank_you_answer(app, petition_id, sessions_file):
-    """The headers (but Location and length) and body of the site's answer to a signature: one
-    real signature by the first session, through Flask, as the bench's requests send it."""
-    cookie, token = sessions_file.read_text().split("\n", 1)[0].split()
-    client = app.test_client()
-    client.set_cookie(app.config["SESSION_COOKIE_NAME"], cookie)
-    response = client.post(f"/petitions/{petition_id}/sign", data={"csrf_token": token},
-                           headers={**HEADERS, "Referer": f"https://localhost/petitions/{petition_id}"})
-    if response.status_code != 303:
-        raise RuntimeError(f"signing answered {response.status}, not the 303 the reference repeats")
-    wiring.persister().drain()  # an outbox entry left waiting would read as lag in the signing runs
-    headers = [(name, value) for name, value in response.headers if name.lower() not in ("location", "content-length")]
-    return {"headers": headers, "body": response.get_data(as_text=True)}
+def _tokens_file(people_file, people, site, petition_id, workdir):
+    """The people load the petition page signed in (bench/wrk/pages.lua), then read it until their
+    user cards expire. Returns a file of "cookie signing-token CSRF-token" per person."""
+    out = Path(tempfile.mkdtemp(prefix="pages-", dir=workdir))
+    figures = run_wrk(f"{site.url}/petitions/{petition_id}", 64, 600, WRK / "pages.lua",
+                      (petition_id, people_file, WRK_THREADS, out), until_done=out)
+    cookies = {str(p.number): p.session_cookie for p in people}
+    lines = [line.split() for tokens in out.glob("tokens-*") for line in tokens.read_text().splitlines()]
+    if figures["failed"] or len(lines) != len(people):
+        raise RuntimeError(f"{len(lines)} of {len(people)} petition pages read, {figures['failed']} failed")
+    expire_user_cards()
+    path = workdir / f"tokens-{petition_id}.txt"
+    path.write_text("".join(f"{(new or [cookies[n]])[0]} {bearer} {csrf}\n" for n, bearer, csrf, *new in lines))
+    return path
 
 
-def _signing_runs(app, servers, env, sizes, petition_ids, sessions_file, signers):
-    """wrk only: ab repeats one identical request, so it cannot sign as a new user each time.
-    The persister runs beside the signing, as in production, and its lag is sampled."""
-    client = wiring.redis_client()
-    persister = subprocess.Popen(
-        [str(BIN / "flask"), "--app", "wsgi", "signatures", "persist"],
-        cwd=ROOT, env={**os.environ, **env},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    sampler = LagSampler(Outbox(client))
-    sampler.start()
-    raw, ids = [], iter(petition_ids)
-    runs = [(r, c, scenario) for r in range(sizes["repeats"]) for c in sizes["concurrency"] for scenario in SIGN_SCENARIOS]
-    try:
-        for repeat, concurrency, scenario in tqdm(runs, desc="http: signing", leave=False):
-            pid = next(ids)
-            if sizes["warm_user_cache"] and scenario != "sign_reference":
-                # A browser signs from the petition page it has just loaded (the form and its
-                # CSRF token are on it); that signed-in GET left the user's card in the cache.
-                for signer in signers:
-                    app.extensions["user_cache"].put(signer)
-            server = servers["reference" if scenario == "sign_reference" else "site"]
-            figures = run_wrk(f"{server}/petitions/{pid}/sign", concurrency, sizes["sign_seconds"],
-                              SIGN_LUA, (pid, sessions_file, SIGN_SCENARIOS[scenario], WRK_THREADS))
-            raw.append({"tool": "wrk", "scenario": scenario, "concurrency": concurrency,
-                        "repeat": repeat, "petition_id": pid, **figures})
-    finally:
-        sampler.halt.set()
-        sampler.join()
-        stop(persister)
-    for row in raw:
-        row["max_outbox_lag"], row["max_outbox_lag_s"] = sampler.max_lag, sampler.max_lag_s
+def _people_file(people, workdir, count):
+    path = workdir / f"people-{count}.txt"
+    if not path.exists():
+        path.write_text("".join(p.line() for p in people[:count]))
+    return path
+
+
+def _signing_runs(stacks, people, sizes, petition_ids, workdir, env):
+    raw, concurrency = [], sizes["sign_concurrency"]
+    runs = [(r, s) for r in range(sizes["repeats"]) for s in SIGNING]
+    tokens = None
+    for repeat, scenario in tqdm(runs, desc="http: signing", leave=False):
+        mode, dup, target = SIGNING[scenario]
+        pid = next(petition_ids)
+        count = sizes["form_signers"] if mode == "form" else sizes["signers"]
+        if target == "site" or tokens is None:  # the constant app reads no token
+            tokens = _tokens_file(_people_file(people, workdir, count), people[:count], stacks["site"], pid, workdir)
+        path = f"/api/petitions/{pid}/signatures" if mode == "endpoint" else f"/petitions/{pid}/sign"
+        done = Path(tempfile.mkdtemp(prefix="sign-", dir=workdir))
+        with ConnectionSampler([env["DATABASE_URL"], env["USERS_DATABASE_URL"]]) as connections:
+            figures = run_wrk(stacks[target].url + path, concurrency, sizes["sign_timeout"], WRK / "sign.lua",
+                              (mode, pid, tokens, dup, WRK_THREADS, done), until_done=done)
+        expected = len(tokens.read_text().splitlines())
+        errors = figures["socket_errors"] + figures["s5xx"] + figures["other"]
+        raw.append({"kind": "form" if mode == "form" else "endpoint", "scenario": scenario,
+                    "concurrency": concurrency, "repeat": repeat, "petition_id": None if target == "baseline" else pid,
+                    "people": expected, "errors": errors, "max_pg_connections": connections.most, **figures})
     return raw
 
 
-def _check_signatures(sign_raw):
-    """After the persister drains: every acknowledged new signature is in Redis and in SQL."""
+def _profile_form(site, people, sizes, petition_id, workdir):
+    """One more cold form run, not measured, with py-spy over every worker."""
+    count = sizes["form_signers"] // 2
+    tokens = _tokens_file(_people_file(people, workdir, count), people[:count], site, petition_id, workdir)
+    done = Path(tempfile.mkdtemp(prefix="sign-", dir=workdir))
+    with Profile(site.processes["gunicorn-0"].pid, seconds=max(2, count // 400)) as profile:
+        run_wrk(f"{site.url}/petitions/{petition_id}/sign", sizes["sign_concurrency"], sizes["sign_timeout"],
+                WRK / "sign.lua", ("form", petition_id, tokens, 0.0, WRK_THREADS, done), until_done=done)
+    return profile.top()
+
+
+def _check_signatures(raw, lag):
+    """After the persister drains: every acknowledged new signature is in Redis and in SQL, once."""
     wiring.persister().drain()
     store, signatures = wiring.open_store(), SignatureRepository(db.session)
-    for row in sign_raw:
-        if row["scenario"] == "sign_reference":
-            continue  # nothing was stored
-        in_redis = store.count(row["petition_id"])
-        in_sql = signatures.count_for(row["petition_id"])
-        # In a run of new signers every 303 is a distinct signer Redis must hold.
-        acked_distinct = row["acked"] if row["scenario"] == "sign_new" and not row["wrapped"] else 0
-        row.update(in_redis=in_redis, in_sql=in_sql,
-                   lost=max(0, acked_distinct - in_redis) + abs(in_redis - in_sql))
+    for row in raw:
+        if row["kind"] == "read" or row["petition_id"] is None:
+            continue
+        in_redis, in_sql = store.count(row["petition_id"]), signatures.count_for(row["petition_id"])
+        row.update(in_redis=in_redis, in_sql=in_sql, max_outbox_lag=lag.max_lag, max_outbox_lag_s=lag.max_lag_s,
+                   lost=max(0, row["new"] - in_redis) + abs(in_redis - in_sql))
 
 
 def _summarise(raw, results):
-    """Median per (tool, scenario, concurrency) over repeats, and its ratio to the median
-    baseline of the same tool at the same concurrency."""
+    """Median per (scenario, concurrency) over repeats, and its ratio to the median baseline at
+    the same concurrency."""
     groups = {}
     for row in raw:
-        groups.setdefault((row["tool"], row["scenario"], row["concurrency"]), []).append(row)
-    baselines = {(t, c): statistics.median(r["rps"] for r in rows)
-                 for (t, s, c), rows in groups.items() if s == "baseline"}
-    for (tool, scenario, concurrency), rows in sorted(groups.items()):
-        rps = statistics.median(r["rps"] for r in rows)
+        groups.setdefault((row["scenario"], row["concurrency"]), []).append(row)
+    baselines = {c: statistics.median(r["rps"] for r in rows) for (s, c), rows in groups.items() if s == "baseline"}
+    for (scenario, concurrency), rows in groups.items():
+        kind = rows[0]["kind"]
         figures = {
-            "rps": rps,
-            "ratio": rps / baselines[(tool, concurrency)],
+            "rps": statistics.median(r["rps"] for r in rows),
             "p50_ms": statistics.median(r["p50_ms"] for r in rows),
             "p99_ms": statistics.median(r["p99_ms"] for r in rows),
             "errors": sum(r["errors"] for r in rows),
+            "s5xx": sum(r["s5xx"] for r in rows),
             "runs": len(rows),
         }
-        if scenario.startswith("sign") and scenario != "sign_reference":
-            figures["acked_per_s"] = statistics.median(r["acked"] / r["seconds"] for r in rows)
-            figures["lost"] = sum(r["lost"] for r in rows)
-            figures["max_outbox_lag"] = rows[0]["max_outbox_lag"]
-            figures["max_outbox_lag_s"] = rows[0]["max_outbox_lag_s"]
-        results.add("http", f"{scenario}_{tool}_c{concurrency}", **figures)
+        base = baselines.get(concurrency) or baselines[max(baselines)]
+        figures["ratio"] = figures["rps"] / base
+        if kind == "read":
+            figures["cache_hits"] = sum(r["hits"] for r in rows) / max(1, sum(r["requests"] for r in rows))
+        else:
+            figures["new_per_s"] = statistics.median(r["new"] / r["seconds"] for r in rows)
+            figures["lost"] = sum(r.get("lost", 0) for r in rows)
+            figures["max_pg_connections"] = max(r["max_pg_connections"] for r in rows)
+            if "max_outbox_lag" in rows[0]:
+                figures["max_outbox_lag"], figures["max_outbox_lag_s"] = rows[0]["max_outbox_lag"], rows[0]["max_outbox_lag_s"]
+        figures["failed"] = bool(figures["s5xx"] or figures["errors"] or figures.get("lost"))
+        target = TARGETS["endpoint"] if scenario in ("endpoint_new", "endpoint_dup20") else \
+            TARGETS["read"] if kind == "read" and scenario != "baseline" else None
+        if target and concurrency == max(c for (s, c) in groups if s == scenario):
+            figures["meets_target"] = all(
+                figures[k] >= v if k in ("ratio", "new_per_s") else figures[k] <= v for k, v in target.items())
+        results.add("http", f"{scenario}_c{concurrency}", **figures)
     results.extra["http_runs"] = raw

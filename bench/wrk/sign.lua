@@ -1,7 +1,12 @@
--- wrk script: POST /petitions/<id>/sign, each request as another signed-in user.
--- args: petition id, sessions file ("cookie token" per line), duplicate rate (0..1), thread count.
--- With probability `dup` a request reuses a session this thread already sent (an "already
--- signed" answer). Prints "BENCH acked=<303 answers> new_sent=<distinct sessions> wrapped=<n>".
+-- wrk script: signatures as browsers send them, each request another signed-in person.
+-- args: mode ("endpoint": POST /api/petitions/<id>/signatures with the page's bearer token, no
+-- cookie, as sign.js; "form": POST /petitions/<id>/sign with the session cookie and the page's
+-- CSRF token, as the form without JavaScript), petition id, tokens file ("cookie sign_token
+-- csrf_token" per line, read off the pages by pages.lua), duplicate rate (0..1), thread count,
+-- output directory.
+-- With probability `dup` a request repeats a person this thread already sent ("already signed").
+-- Each thread stops, and writes <dir>/done-<i>, when every person in its share has signed; the
+-- bench then ends the run, so a run's time is the time its people took. Prints "BENCH new=<n> already=<n> s5xx=<n> other=<n>".
 local threads = {}
 local thread_count = 0
 
@@ -12,58 +17,73 @@ function setup(thread)
 end
 
 function init(args)
-  local nthreads = tonumber(args[4])
-  local path = "/petitions/" .. args[1] .. "/sign"
-  local headers = {
-    ["Content-Type"] = "application/x-www-form-urlencoded",
-    ["Referer"] = "https://" .. wrk.host .. ":" .. wrk.port .. "/petitions/" .. args[1],
-    ["X-Forwarded-Proto"] = "https",
-    ["User-Agent"] = "bench",
-  }
-  dup = tonumber(args[3])
+  mode = args[1]
+  local petition = args[2]
+  dup = tonumber(args[4])
+  local nthreads = tonumber(args[5])
+  outdir = args[6]
+  local origin = "http://" .. wrk.host .. ":" .. wrk.port
   -- Every request is formatted here, before wrk starts its clock: formatting one per request
   -- would cost the load generator CPU the server under test shares.
   requests = {}
   local i = 0
-  for line in io.lines(args[2]) do
+  for line in io.lines(args[3]) do
     if i % nthreads == thread_index then
-      local cookie, token = line:match("(%S+) (%S+)")
-      headers["Cookie"] = "session=" .. cookie
-      table.insert(requests, wrk.format("POST", path, headers, "csrf_token=" .. token))
+      local cookie, bearer, csrf = line:match("(%S+) (%S+) (%S+)")
+      local headers = {["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) bench", ["Origin"] = origin}
+      if mode == "endpoint" then
+        headers["Authorization"] = "Bearer " .. bearer
+        headers["Accept"] = "application/json"
+        table.insert(requests, wrk.format("POST", "/api/petitions/" .. petition .. "/signatures", headers, ""))
+      else
+        headers["Cookie"] = "session=" .. cookie
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        headers["Referer"] = origin .. "/petitions/" .. petition
+        table.insert(requests, wrk.format("POST", "/petitions/" .. petition .. "/sign", headers, "csrf_token=" .. csrf))
+      end
     end
     i = i + 1
   end
-  next_new, acked, wrapped = 1, 0, 0
+  -- people sent so far; answers by kind
+  sent, answered, new, already, s5xx, other = 0, 0, 0, 0, 0, 0
   math.randomseed(thread_index + 1)
 end
 
 function request()
   local n
-  if next_new > 1 and math.random() < dup then
-    n = math.random(1, next_new - 1)
+  if sent > 0 and (sent >= #requests or math.random() < dup) then
+    n = math.random(1, sent)  -- past its share, a thread only repeats people (never counted new)
   else
-    n = next_new
-    next_new = next_new + 1
-  end
-  if n > #requests then
-    wrapped = wrapped + 1
-    n = ((n - 1) % #requests) + 1
+    sent = sent + 1
+    n = sent
   end
   return requests[n]
 end
 
 function response(status, headers, body)
-  if status == 303 then
-    acked = acked + 1
+  answered = answered + 1
+  if (mode == "endpoint" and status == 201) or (mode == "form" and status == 303 and headers["Location"]:find("signed=new", 1, true)) then
+    new = new + 1
+  elseif (mode == "endpoint" and status == 200) or (mode == "form" and status == 303) then
+    already = already + 1
+  elseif status >= 500 then
+    s5xx = s5xx + 1
+  else
+    other = other + 1
+  end
+  if new == #requests and not finished then
+    finished = true
+    io.open(outdir .. "/done-" .. thread_index, "w"):close()
+    wrk.thread:stop()
   end
 end
 
 function done(summary, latency, requests)
-  local total_acked, total_new, total_wrapped = 0, 0, 0
+  local t = {new = 0, already = 0, s5xx = 0, other = 0}
   for _, thread in ipairs(threads) do
-    total_acked = total_acked + thread:get("acked")
-    total_new = total_new + thread:get("next_new") - 1
-    total_wrapped = total_wrapped + thread:get("wrapped")
+    for k, _ in pairs(t) do
+      t[k] = t[k] + thread:get(k)
+    end
   end
-  io.write(string.format("BENCH acked=%d new_sent=%d wrapped=%d\n", total_acked, total_new, total_wrapped))
+  io.write(string.format("BENCH new=%d already=%d s5xx=%d other=%d\n", t.new, t.already, t.s5xx, t.other))
 end

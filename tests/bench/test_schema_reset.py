@@ -4,7 +4,8 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from bench.services import DatabaseBusy, ensure_database, reset_schema
+from bench.services import DatabaseBusy, reset_schema
+from deploy.stack import ensure_database
 from config import settings
 
 

@@ -1,0 +1,62 @@
+"""Signers as the site meets them: accounts registered through /auth/register over HTTP, each
+person's session cookie kept as a browser keeps it. Nothing is minted in-process; the tokens a
+signature needs are read off the petition page each person loads (bench/wrk/pages.lua)."""
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import requests
+from tqdm import tqdm
+
+PASSWORD = "bench-password-long-enough"
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) bench"
+# The form's hidden field, however its attributes are ordered (WTForms and the templates differ).
+CSRF_FIELD = re.compile(r'<input(?=[^>]*\bname="csrf_token")[^>]*\bvalue="([^"]+)"')
+THREADS = 16
+
+
+@dataclass
+class Person:
+    number: int  # registered as "Bench Signer <number>"
+    session_cookie: str  # as their browser holds it after registering
+
+    def line(self):
+        return f"{self.number} {self.session_cookie}\n"
+
+
+def _new_browser():
+    http = requests.Session()
+    http.headers.update({"User-Agent": USER_AGENT, "Accept": "text/html", "Accept-Encoding": "gzip"})
+    return http
+
+
+def _field(pattern, page, what):
+    match = pattern.search(page)
+    if not match:
+        raise RuntimeError(f"the page has no {what}: {page[:300]!r}")
+    return match.group(1)
+
+
+def register(site, number):
+    """Registers bench-<number>@example.com as a person does: the form page, then its post."""
+    with _new_browser() as http:
+        return _register(http, site, number)
+
+
+def _register(http, site, number):
+    form = http.get(f"{site}/auth/register", timeout=30)
+    form.raise_for_status()
+    email = f"bench-{number}@example.com"
+    answer = http.post(f"{site}/auth/register", timeout=30, allow_redirects=False, data={
+        "csrf_token": _field(CSRF_FIELD, form.text, "CSRF token"),
+        "email": email, "display_name": f"Bench Signer {number}", "password": PASSWORD,
+    })
+    if answer.status_code != 302 or not http.cookies.get("session"):
+        raise RuntimeError(f"registering {email} answered {answer.status_code}: {answer.text[:300]!r}")
+    return Person(number, http.cookies["session"])
+
+
+def register_many(site, count, start=0):
+    with ThreadPoolExecutor(THREADS) as pool:
+        return list(tqdm(pool.map(lambda n: register(site, n), range(start, start + count)),
+                         total=count, desc="http: registering signers", leave=False))
