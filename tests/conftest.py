@@ -12,7 +12,8 @@ from sqlalchemy import text
 
 from app.web.extensions import db
 from app.web.factory import create_app
-from bench.services import ensure_database, reset_schema
+from bench.services import reset_schema
+from deploy.stack import ensure_database
 from config import ProductionConfig, TestConfig
 
 
