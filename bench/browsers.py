@@ -56,7 +56,7 @@ def _register(http, site, number):
     return Person(number, http.cookies["session"])
 
 
-def register_many(site, count, start=0):
+def register_many(site, count):
     with ThreadPoolExecutor(THREADS) as pool:
-        return list(tqdm(pool.map(lambda n: register(site, n), range(start, start + count)),
+        return list(tqdm(pool.map(lambda n: register(site, n), range(count)),
                          total=count, desc="http: registering signers", leave=False))

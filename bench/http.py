@@ -10,16 +10,15 @@ nginx and gunicorn settings in the same run:
 A scenario fails on any 5xx, any answer but the expected ones, or any acknowledged signature not in
 Redis and SQL once the persister has caught up.
 """
-import os
 import re
 import statistics
 import subprocess
-import sys
 import signal
+import sys
 import tempfile
 import threading
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import requests
@@ -37,8 +36,7 @@ from bench.appctx import truncate_all
 from bench.pg_connections import ConnectionSampler
 from bench.profile import Profile
 from bench.report import stamp
-from bench.services import BIN, ROOT
-from deploy.stack import local_env, running, stop
+from deploy.stack import local_env, persister, running
 
 WRK = Path(__file__).resolve().parent / "wrk"
 WRK_THREADS = 2
@@ -155,23 +153,17 @@ class LagSampler(threading.Thread):
             self.max_lag_s = max(self.max_lag_s, self.outbox.lag_seconds())
 
 
-class Persister:
-    """`flask signatures persist` beside the signing, as in production; its lag is sampled."""
-
-    def __init__(self, env):
-        self.env = env
-
-    def __enter__(self):
-        self.process = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "signatures", "persist"], cwd=ROOT,
-                                        env={**os.environ, **self.env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.sampler = LagSampler(Outbox(wiring.redis_client()))
-        self.sampler.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.sampler.halt.set()
-        self.sampler.join()
-        stop(self.process)
+@contextmanager
+def persister_beside(env):
+    """The persister beside the signing, as in production; yields the sampler of its lag."""
+    sampler = LagSampler(Outbox(wiring.redis_client()))
+    with persister(env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+        sampler.start()
+        try:
+            yield sampler
+        finally:
+            sampler.halt.set()
+            sampler.join()
 
 
 def run(app, env, sizes, results, ports):
@@ -192,11 +184,11 @@ def run(app, env, sizes, results, ports):
         raw = _read_runs(read_urls, sizes)
         if sizes["signing"]:
             print(f"{stamp()} http: signing", file=sys.stderr)
-            with Persister(site_env) as persister:
+            with persister_beside(site_env) as lag:
                 raw += _signing_runs(stacks, people, sizes, iter(petition_ids[1:]), workdir, site_env)
                 results.extra["form_cold_profile"] = _profile_form(stacks["site"], people, sizes,
                                                                    petition_ids[-1], workdir)
-            _check_signatures(raw, persister.sampler)
+            _check_signatures(raw, lag)
     _summarise(raw, results)
 
 
@@ -212,9 +204,12 @@ def _read_runs(urls, sizes):
     return raw
 
 
-def _tokens_file(people_file, people, site, petition_id, workdir):
+def _tokens_file(people, site, petition_id, workdir):
     """The people load the petition page signed in (bench/wrk/pages.lua), then read it until their
     user cards expire. Returns a file of "cookie signing-token CSRF-token" per person."""
+    people_file = workdir / f"people-{len(people)}.txt"
+    if not people_file.exists():
+        people_file.write_text("".join(p.line() for p in people))
     out = Path(tempfile.mkdtemp(prefix="pages-", dir=workdir))
     figures = run_wrk(f"{site.url}/petitions/{petition_id}", 64, 600, WRK / "pages.lua",
                       (petition_id, people_file, WRK_THREADS, out), until_done=out)
@@ -228,44 +223,39 @@ def _tokens_file(people_file, people, site, petition_id, workdir):
     return path
 
 
-def _people_file(people, workdir, count):
-    path = workdir / f"people-{count}.txt"
-    if not path.exists():
-        path.write_text("".join(p.line() for p in people[:count]))
-    return path
+def _sign(url, mode, petition_id, tokens, dup, sizes, workdir):
+    """One signing run (bench/wrk/sign.lua) that ends when every person in `tokens` has signed."""
+    done = Path(tempfile.mkdtemp(prefix="sign-", dir=workdir))
+    path = f"/api/petitions/{petition_id}/signatures" if mode == "endpoint" else f"/petitions/{petition_id}/sign"
+    return run_wrk(url + path, sizes["sign_concurrency"], sizes["sign_timeout"], WRK / "sign.lua",
+                   (mode, petition_id, tokens, dup, WRK_THREADS, done), until_done=done)
 
 
 def _signing_runs(stacks, people, sizes, petition_ids, workdir, env):
-    raw, concurrency = [], sizes["sign_concurrency"]
+    raw, tokens, signers = [], None, 0
     runs = [(r, s) for r in range(sizes["repeats"]) for s in SIGNING]
-    tokens = None
     for repeat, scenario in tqdm(runs, desc="http: signing", leave=False):
         mode, dup, target = SIGNING[scenario]
         pid = next(petition_ids)
-        count = sizes["form_signers"] if mode == "form" else sizes["signers"]
         if target == "site" or tokens is None:  # the constant app reads no token
-            tokens = _tokens_file(_people_file(people, workdir, count), people[:count], stacks["site"], pid, workdir)
-        path = f"/api/petitions/{pid}/signatures" if mode == "endpoint" else f"/petitions/{pid}/sign"
-        done = Path(tempfile.mkdtemp(prefix="sign-", dir=workdir))
+            signers = sizes["form_signers"] if mode == "form" else sizes["signers"]
+            tokens = _tokens_file(people[:signers], stacks["site"], pid, workdir)
         with ConnectionSampler([env["DATABASE_URL"], env["USERS_DATABASE_URL"]]) as connections:
-            figures = run_wrk(stacks[target].url + path, concurrency, sizes["sign_timeout"], WRK / "sign.lua",
-                              (mode, pid, tokens, dup, WRK_THREADS, done), until_done=done)
-        expected = len(tokens.read_text().splitlines())
+            figures = _sign(stacks[target].url, mode, pid, tokens, dup, sizes, workdir)
         errors = figures["socket_errors"] + figures["s5xx"] + figures["other"]
         raw.append({"kind": "form" if mode == "form" else "endpoint", "scenario": scenario,
-                    "concurrency": concurrency, "repeat": repeat, "petition_id": None if target == "baseline" else pid,
-                    "people": expected, "errors": errors, "max_pg_connections": connections.most, **figures})
+                    "concurrency": sizes["sign_concurrency"], "repeat": repeat,
+                    "petition_id": None if target == "baseline" else pid, "people": signers,
+                    "errors": errors, "max_pg_connections": connections.most, **figures})
     return raw
 
 
 def _profile_form(site, people, sizes, petition_id, workdir):
     """One more cold form run, not measured, with py-spy over every worker."""
-    count = sizes["form_signers"] // 2
-    tokens = _tokens_file(_people_file(people, workdir, count), people[:count], site, petition_id, workdir)
-    done = Path(tempfile.mkdtemp(prefix="sign-", dir=workdir))
-    with Profile(site.processes["gunicorn-0"].pid, seconds=max(2, count // 400)) as profile:
-        run_wrk(f"{site.url}/petitions/{petition_id}/sign", sizes["sign_concurrency"], sizes["sign_timeout"],
-                WRK / "sign.lua", ("form", petition_id, tokens, 0.0, WRK_THREADS, done), until_done=done)
+    signers = sizes["form_signers"] // 2
+    tokens = _tokens_file(people[:signers], site, petition_id, workdir)
+    with Profile(site.processes["gunicorn-0"].pid, seconds=max(2, signers // 400)) as profile:
+        _sign(site.url, "form", petition_id, tokens, 0.0, sizes, workdir)
     return profile.top()
 
 

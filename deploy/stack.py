@@ -148,6 +148,17 @@ def nginx(listen_port, upstream_ports, state_dir, forwarded_proto="$scheme"):
         stop(process, sig=signal.SIGQUIT)  # graceful: finish the requests in hand
 
 
+@contextmanager
+def persister(env, **popen_args):
+    """`flask signatures persist` (the outbox into SQL) with `env` added to this process's."""
+    process = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "signatures", "persist"],
+                               cwd=ROOT, env={**os.environ, **env}, **popen_args)
+    try:
+        yield process
+    finally:
+        stop(process)
+
+
 def local_env(env):
     """Production settings for plain HTTP on this machine: nginx listens without TLS here, so
     cookies cannot be Secure and HTTP is not redirected (production terminates TLS in front)."""
@@ -188,20 +199,16 @@ def main(argv=None):
     for url in (env["DATABASE_URL"], env["USERS_DATABASE_URL"]):
         ensure_database(url)
     subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env={**os.environ, **env}, check=True)
-    persister = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "signatures", "persist"],
-                                 cwd=ROOT, env={**os.environ, **env})
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as Ctrl+C does
     try:
-        signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as Ctrl+C does
-        with running(env, ports=(args.port + 1, args.port + 100), instances=args.instances,
-                     listen_port=args.port) as stack:
+        with persister(env), running(env, ports=(args.port + 1, args.port + 100), instances=args.instances,
+                                     listen_port=args.port) as stack:
             print(f"app instances: {', '.join(stack.app_urls)}; logs in {stack.state_dir / 'logs'}")
             print(f"serving on {stack.url} (Ctrl+C to stop)", flush=True)
             while True:
                 time.sleep(3600)
     except KeyboardInterrupt:
         pass
-    finally:
-        stop(persister)
 
 
 if __name__ == "__main__":

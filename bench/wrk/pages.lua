@@ -6,14 +6,9 @@
 -- new one, as it does when it gives the session its first CSRF secret: a browser keeps it), and <dir>/done-<i> once each of its people has
 -- a page (answers on many connections arrive in any order: the page's "Sign out (<name>)" says
 -- whose it is).
-local threads = {}
-local thread_count = 0
-
-function setup(thread)
-  thread:set("thread_index", thread_count)
-  thread_count = thread_count + 1
-  table.insert(threads, thread)
-end
+package.path = debug.getinfo(1, "S").source:match("^@(.*/)") .. "?.lua;" .. package.path
+local threads = require("threads")
+setup = threads.setup
 
 function init(args)
   local path = "/petitions/" .. args[1]
@@ -56,15 +51,10 @@ function response(status, headers, body)
   if read == #requests and not finished then
     finished = true
     out:close()
-    io.open(outdir .. "/done-" .. thread_index, "w"):close()
-    wrk.thread:stop()
+    threads.finish(outdir)
   end
 end
 
 function done(summary, latency, requests)
-  local failed_total = 0
-  for _, thread in ipairs(threads) do
-    failed_total = failed_total + thread:get("failed")
-  end
-  io.write(string.format("BENCH failed=%d\n", failed_total))
+  threads.report({"failed"})
 end

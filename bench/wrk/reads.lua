@@ -1,10 +1,8 @@
 -- wrk script for GETs: counts answers by kind and nginx's micro-cache hits (X-Cache-Status).
 -- Prints "BENCH ok=<2xx> s5xx=<n> other=<n> hits=<n>".
-local threads = {}
-
-function setup(thread)
-  table.insert(threads, thread)
-end
+package.path = debug.getinfo(1, "S").source:match("^@(.*/)") .. "?.lua;" .. package.path
+local threads = require("threads")
+setup = threads.setup
 
 function init(args)
   ok, s5xx, other, hits = 0, 0, 0, 0
@@ -24,11 +22,5 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local t = {ok = 0, s5xx = 0, other = 0, hits = 0}
-  for _, thread in ipairs(threads) do
-    for k, _ in pairs(t) do
-      t[k] = t[k] + thread:get(k)
-    end
-  end
-  io.write(string.format("BENCH ok=%d s5xx=%d other=%d hits=%d\n", t.ok, t.s5xx, t.other, t.hits))
+  threads.report({"ok", "s5xx", "other", "hits"})
 end

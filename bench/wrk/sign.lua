@@ -6,15 +6,11 @@
 -- output directory.
 -- With probability `dup` a request repeats a person this thread already sent ("already signed").
 -- Each thread stops, and writes <dir>/done-<i>, when every person in its share has signed; the
--- bench then ends the run, so a run's time is the time its people took. Prints "BENCH new=<n> already=<n> s5xx=<n> other=<n>".
-local threads = {}
-local thread_count = 0
-
-function setup(thread)
-  thread:set("thread_index", thread_count)
-  thread_count = thread_count + 1
-  table.insert(threads, thread)
-end
+-- bench then ends the run, so a run's time is the time its people took.
+-- Prints "BENCH new=<n> already=<n> s5xx=<n> other=<n>".
+package.path = debug.getinfo(1, "S").source:match("^@(.*/)") .. "?.lua;" .. package.path
+local threads = require("threads")
+setup = threads.setup
 
 function init(args)
   mode = args[1]
@@ -73,17 +69,10 @@ function response(status, headers, body)
   end
   if new == #requests and not finished then
     finished = true
-    io.open(outdir .. "/done-" .. thread_index, "w"):close()
-    wrk.thread:stop()
+    threads.finish(outdir)
   end
 end
 
 function done(summary, latency, requests)
-  local t = {new = 0, already = 0, s5xx = 0, other = 0}
-  for _, thread in ipairs(threads) do
-    for k, _ in pairs(t) do
-      t[k] = t[k] + thread:get(k)
-    end
-  end
-  io.write(string.format("BENCH new=%d already=%d s5xx=%d other=%d\n", t.new, t.already, t.s5xx, t.other))
+  threads.report({"new", "already", "s5xx", "other"})
 end
