@@ -2,8 +2,8 @@
 table and writes bench/results/<time>-<mode>.json.
 
 Servers: its own redis-server processes (AOF on) on BENCH_REDIS_PORTS, nginx in front of
-gunicorn (deploy/stack.py) on BENCH_HTTP_PORTS, and the PostgreSQL databases BENCH_DATABASE_URL / BENCH_USERS_DATABASE_URL,
-which are dropped and re-migrated on every run.
+gunicorn (deploy/stack.py) on BENCH_HTTP_PORTS, and the PostgreSQL databases BENCH_DATABASE_URL /
+BENCH_USERS_DATABASE_URL, which are dropped and re-migrated on every run.
 """
 import argparse
 import os

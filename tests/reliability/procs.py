@@ -18,8 +18,8 @@ import redis
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SECRET_KEY = "reliability-tests-secret-key-0123456789abcdef"
-WORKER_CLASS = "sync"  # production's (gunicorn.conf.py)
-HTTP_PARSER = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["http_parser"]
+_PRODUCTION = runpy.run_path(str(ROOT / "gunicorn.conf.py"))  # production's worker and parser
+WORKER_CLASS, HTTP_PARSER = _PRODUCTION["worker_class"], _PRODUCTION["http_parser"]
 
 
 def _port_range():
