@@ -29,6 +29,7 @@ FULL = {
     "sign_concurrency": 350,
     "http_seconds": 5,
     "sign_timeout": 60,  # a signing run ends when every signer has an answer, or after this
+    "reads": 1,  # 0 skips the read runs (e.g. when comparing workers on signing alone)
     "signing": 1,  # 0 skips the signing runs (e.g. when comparing gunicorn settings)
     "repeats": 3,
     "persister_petitions": 100,

@@ -1,5 +1,6 @@
 """py-spy over every gunicorn worker of a stack while a load runs: the functions with the most
-inclusive samples, i.e. what a request spends its time in."""
+inclusive samples (what a request spends its time in) and the most samples of their own (where
+the CPU goes)."""
 import collections
 import subprocess
 import tempfile
@@ -15,6 +16,7 @@ class Profile:
         self.command = [str(BIN / "py-spy"), "record", "--pid", str(master_pid), "--subprocesses",
                         "--format", "raw", "-d", str(seconds), "-r", str(rate), "--nonblocking"]
         self.samples = collections.Counter()
+        self.own = collections.Counter()  # samples where the function was the innermost frame
         self.total = 0
 
     def __enter__(self):
@@ -38,14 +40,19 @@ class Profile:
             stack, _, count = line.rpartition(" ")
             count = int(count)
             self.total += count
-            seen = set()
+            seen, name = set(), None
             for frame in stack.split(";"):
                 func, _, where = frame.partition(" (")
                 name = f"{func} {where.rsplit('/', 1)[-1].rsplit(':', 1)[0]}"
                 if name not in seen and not name.startswith(("process ", "<module>")):
                     seen.add(name)
                     self.samples[name] += count
+            if name:
+                self.own[name] += count
 
-    def top(self, n=25):
-        """[(percent of samples, function file)] for the n functions most often on the stack."""
-        return [(round(100 * count / self.total, 1), name) for name, count in self.samples.most_common(n)]
+    def top(self, n=40, own=15):
+        """{"inclusive": [(percent of samples, "function file")] for the n functions most often on
+        the stack, "own": the same for the `own` functions most often innermost}."""
+        def share(counter, k):
+            return [(round(100 * count / self.total, 1), name) for name, count in counter.most_common(k)]
+        return {"inclusive": share(self.samples, n), "own": share(self.own, own)}

@@ -58,6 +58,6 @@ def test_quick_suite_produces_every_scenario():
         assert row.get("failed") is not True, (name, row)  # no 5xx, no unexpected answer, nothing lost
         if name.startswith(("http/endpoint_", "http/form_cold")):
             assert row["new_per_s"] > 0 and row["errors"] == 0, (name, row)
-    assert payload["form_cold_profile"], "the form path's profile is reported"
+    assert payload["form_cold_profile"] and payload["endpoint_new_profile"], "both signing paths are profiled"
     rebuild = rows["durable/rebuild"]
     assert rebuild["signatures"] == rebuild["expected_signatures"]
