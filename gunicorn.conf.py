@@ -3,9 +3,8 @@ Worker class and count were chosen by measurement (BENCHMARKS.md); override them
 WEB_CONCURRENCY and GUNICORN_WORKER_CLASS."""
 import os
 
-# gunicorn's stock sync worker behind nginx, which buffers requests and responses for it. The
-# batching worker (app/batching_worker.py) failed the cold form path behind nginx: 503s and worker
-# timeouts where sync answered every cold signer (tests/reliability/test_cold_signers.py).
+# gunicorn's stock sync worker behind nginx, which buffers requests and responses for it
+# (BENCHMARKS.md, "Worker classes", compares it with gthread and gevent).
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
 workers = int(os.environ.get("WEB_CONCURRENCY", "8"))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))

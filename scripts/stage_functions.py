@@ -16,10 +16,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # The web app's own parts stay out: Flask's plumbing and blueprints, templates and static
-# files, its gunicorn worker and its WSGI signing endpoint (the trigger shares only the contract).
+# files and its WSGI signing endpoint (the trigger shares only the contract).
 IGNORE = shutil.ignore_patterns(
     "__pycache__", "*.pyc", "local.settings.json", "web", "blueprints", "templates", "static",
-    "batching_worker.py", "endpoint.py",
+    "endpoint.py",
 )
 
 # Imported in the fresh process: Flask is made unimportable, so a shared module that drags the

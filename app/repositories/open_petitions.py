@@ -3,8 +3,6 @@ sets and the signing script."""
 import collections
 import contextlib
 import itertools
-import os
-import threading
 from dataclasses import dataclass
 
 import hiredis
@@ -13,7 +11,6 @@ import redis
 
 from app.domain.errors import StoreUnavailable
 from app.repositories import redis_keys as keys
-from app.repositories.pipelined import PipelinedConnection
 
 SORT_INDEXES = {
     # sort name -> (index key, highest first?)
@@ -235,16 +232,10 @@ class OpenPage:
     total: int
 
 
-class _OwnConnection(threading.local):
-    connection = None
-    pid = None
-
-
 class OpenPetitionStore:
     def __init__(self, client):
         self.redis = client
         self._sign = client.register_script(SIGN_SCRIPT)
-        self._own = _OwnConnection()  # each thread's connection for the signing script
         self._release_lock = client.register_script(RELEASE_LOCK_SCRIPT)
         self._score = client.register_script(SCORE_SCRIPT)  # its sha, for the bulk load's EVALSHAs
 
@@ -337,30 +328,8 @@ class OpenPetitionStore:
         `counters` are the rate limits to count (SignLimits.counters)."""
         call = self._sign_call(petition_id, user_id, now_ts, counters)
         with store_errors():
-            status, count = self._run_sign(call["keys"], call["args"])
+            status, count = self._sign(**call)
         return int(status), int(count)
-
-    def _run_sign(self, script_keys, args):
-        """EVALSHA packed by hiredis on this thread's own connection: the hottest call, where
-        redis-py's pool and command layers cost more client CPU than the round trip itself. In
-        the batching worker, signatures held at once share its round trips (pipelined.py).
-        Redis-py's Script takes over when Redis lacks the script (it loads it)."""
-        try:
-            return self._own_connection().call(
-                hiredis.pack_command(("EVALSHA", self._sign.sha, len(script_keys), *script_keys, *args))
-            )
-        except redis.exceptions.NoScriptError:
-            return self._sign(keys=script_keys, args=args)
-
-    def _own_connection(self):
-        """Built from the pool's settings (timeouts included) but not taken from it, so a thread
-        that ends takes its connection with it; a forked worker makes its own."""
-        own = self._own
-        if own.connection is None or own.pid != os.getpid():
-            pool = self.redis.connection_pool
-            own.connection = PipelinedConnection(pool.connection_class(**pool.connection_kwargs))
-            own.pid = os.getpid()
-        return own.connection
 
     def sign_many(self, pairs, now_ts, chunk=2000):
         """The signing script for each (petition id, user id), pipelined, without rate limits:

@@ -1,6 +1,6 @@
 """Signing's rate limits (SIGN_RATE_LIMIT_USER and SIGN_RATE_LIMIT_IP, in Flask-Limiter's notation),
 counted by the signing script in the same round trip as the signature. Every way in to signing
-(the web form, its fast path, the Functions app) shares these counters."""
+(the web form, the signing endpoint, the Functions app) shares these counters."""
 import functools
 from dataclasses import dataclass
 

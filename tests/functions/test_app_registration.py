@@ -49,5 +49,4 @@ def test_the_staged_package_imports_in_a_fresh_process(tmp_path):
         assert (dest / required).is_file(), required
     for web_only in ("templates", "static", "web", "blueprints", "signing_endpoint/endpoint.py"):
         assert not (dest / "app" / web_only).exists(), web_only
-    assert not (dest / "app" / "batching_worker.py").exists()  # gunicorn's, not in this app
     assert '"[4.*, 5.0.0)"' in (dest / "host.json").read_text()
