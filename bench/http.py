@@ -33,6 +33,7 @@ from app.web import wiring
 from app.web.extensions import db
 from bench import browsers, data
 from bench.appctx import truncate_all
+from bench.cpu import CpuSampler
 from bench.pg_connections import ConnectionSampler
 from bench.profile import Profile
 from bench.report import stamp
@@ -197,11 +198,12 @@ def _read_runs(urls, sizes):
     raw = []
     runs = [(r, c, s) for r in range(sizes["repeats"]) for c in sizes["concurrency"] for s in READS]
     for repeat, concurrency, scenario in tqdm(runs, desc="http: reads", leave=False):
-        figures = run_wrk(urls[scenario], concurrency, sizes["http_seconds"], WRK / "reads.lua",
-                          headers=["Accept-Encoding: gzip"])
+        with CpuSampler() as cpu:
+            figures = run_wrk(urls[scenario], concurrency, sizes["http_seconds"], WRK / "reads.lua",
+                              headers=["Accept-Encoding: gzip"])
         errors = figures["socket_errors"] + figures["s5xx"] + figures["other"]
         raw.append({"kind": "read", "scenario": scenario, "concurrency": concurrency, "repeat": repeat,
-                    "errors": errors, **figures})
+                    "errors": errors, "cpu": cpu.shares, **figures})
     return raw
 
 
@@ -241,13 +243,13 @@ def _signing_runs(stacks, people, sizes, petition_ids, workdir, env):
         if target == "site" or tokens is None:  # the constant app reads no token
             signers = sizes["form_signers"] if mode == "form" else sizes["signers"]
             tokens = _tokens_file(people[:signers], stacks["site"], pid, workdir)
-        with ConnectionSampler([env["DATABASE_URL"], env["USERS_DATABASE_URL"]]) as connections:
+        with ConnectionSampler([env["DATABASE_URL"], env["USERS_DATABASE_URL"]]) as connections, CpuSampler() as cpu:
             figures = _sign(stacks[target].url, mode, pid, tokens, dup, sizes, workdir)
         errors = figures["socket_errors"] + figures["s5xx"] + figures["other"]
         raw.append({"kind": "form" if mode == "form" else "endpoint", "scenario": scenario,
                     "concurrency": sizes["sign_concurrency"], "repeat": repeat,
                     "petition_id": None if target == "baseline" else pid, "people": signers,
-                    "errors": errors, "max_pg_connections": connections.most, **figures})
+                    "errors": errors, "max_pg_connections": connections.most, "cpu": cpu.shares, **figures})
     return raw
 
 
@@ -289,6 +291,9 @@ def _summarise(raw, results):
             "errors": sum(r["errors"] for r in rows),
             "s5xx": sum(r["s5xx"] for r in rows),
             "runs": len(rows),
+            # percent of one core per kind of process (bench/cpu.py), medians over the runs
+            "cpu": {g: statistics.median(r["cpu"].get(g, 0) for r in rows)
+                    for g in sorted({g for r in rows for g in r["cpu"]})},
         }
         base = baselines.get(concurrency) or (baselines and baselines[max(baselines)])
         figures["ratio"] = figures["rps"] / base if base else None  # no baseline when reads=0
