@@ -43,7 +43,7 @@ test: venv services
 audit: venv
 	BIN=$(BIN) scripts/audit.sh
 
-# Benchmarks (BENCHMARKS.md): the full suite takes 10-15 minutes here; the quick one under a
+# Benchmarks (BENCHMARKS.md): the full suite takes about 75 minutes here; the quick one under a
 # minute. Results go to bench/results/*.json.
 bench: venv services
 	$(BIN)/python -m bench
