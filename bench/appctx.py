@@ -1,5 +1,6 @@
 """An in-process production app pointed at the bench's servers, and schema resets."""
 import os
+import shutil
 from contextlib import contextmanager
 
 from flask import current_app
@@ -37,6 +38,7 @@ def bench_app(redis_url, database_url, users_database_url, reset=True):
             for engine in db.engines.values():
                 engine.dispose()
             app.extensions["redis"].connection_pool.disconnect()
+            shutil.rmtree(env["MAIL_DIR"], ignore_errors=True)
 
 
 def truncate_all():

@@ -1,17 +1,22 @@
-"""Signers as the site meets them: accounts registered through /auth/register over HTTP, each
-person's session cookie kept as a browser keeps it. Nothing is minted in-process; the tokens a
-signature needs are read off the petition page each person loads (bench/wrk/pages.lua)."""
+"""Signers as the site meets them: accounts registered through /auth/register over HTTP and
+confirmed by the link in the mail the site sent, each person's session cookie kept as a browser
+keeps it. Nothing is minted in-process; the tokens a signature needs are read off the petition
+page each person loads (bench/wrk/pages.lua)."""
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import requests
 from tqdm import tqdm
+
+from app.services.mail import read_mail_dir
 
 PASSWORD = "bench-password-long-enough"
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) bench"
 # The form's hidden field, however its attributes are ordered (WTForms and the templates differ).
 CSRF_FIELD = re.compile(r'<input(?=[^>]*\bname="csrf_token")[^>]*\bvalue="([^"]+)"')
+CONFIRM_LINK = re.compile(r"https?://\S+/auth/confirm/\S+")
 THREADS = 16
 
 
@@ -56,7 +61,30 @@ def _register(http, site, number):
     return Person(number, http.cookies["session"])
 
 
-def register_many(site, count):
+def confirm(site, person, link):
+    """Follows the mailed link in the person's browser; returns them with the cookie it set."""
+    with _new_browser() as http:
+        http.cookies.set("session", person.session_cookie)
+        answer = http.get(site + urlsplit(link).path, timeout=30, allow_redirects=False)
+        if answer.status_code != 302:
+            raise RuntimeError(f"confirming bench-{person.number} answered {answer.status_code}: {answer.text[:300]!r}")
+        return Person(person.number, answer.cookies.get("session") or person.session_cookie)
+
+
+def confirmation_links(mail_dir):
+    """{address: the newest confirmation link mailed to it}."""
+    links = {}
+    for message in read_mail_dir(mail_dir):  # newest first
+        if message.to not in links and (link := CONFIRM_LINK.search(message.body)):
+            links[message.to] = link.group(0)
+    return links
+
+
+def register_many(site, count, mail_dir):
+    """`count` people, each registered and then confirmed by the link mailed to them."""
     with ThreadPoolExecutor(THREADS) as pool:
-        return list(tqdm(pool.map(lambda n: register(site, n), range(count)),
-                         total=count, desc="http: registering signers", leave=False))
+        people = list(tqdm(pool.map(lambda n: register(site, n), range(count)),
+                           total=count, desc="http: registering signers", leave=False))
+        links = confirmation_links(mail_dir)
+        return list(tqdm(pool.map(lambda p: confirm(site, p, links[f"bench-{p.number}@example.com"]), people),
+                         total=count, desc="http: confirming signers", leave=False))

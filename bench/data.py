@@ -45,13 +45,15 @@ def open_petitions(count, seed=1, owner_id=1):
 
 
 def users(count, start=1):
-    """Users with a shared unusable password hash (nobody logs in with a password here)."""
+    """Confirmed users with a shared unusable password hash (nobody logs in with a password here)."""
+    confirmed_at = utcnow()
     return [
         User(
             email=f"signer{n}@bench.example",
             display_name=f"Signer {n}",
             password_hash="!bench",
             session_token=secrets.token_hex(16),
+            email_confirmed_at=confirmed_at,
         )
         for n in range(start, start + count)
     ]

@@ -180,7 +180,7 @@ def run(app, env, sizes, results, ports):
                      for name, path in READS.items()}
         warm_up(read_urls.values())
         print(f"{stamp()} http: registering {sizes['signers']:,} signers over HTTP", file=sys.stderr)
-        people = browsers.register_many(stacks["site"].url, sizes["signers"])
+        people = browsers.register_many(stacks["site"].url, sizes["signers"], env["MAIL_DIR"])
         print(f"{stamp()} http: reads", file=sys.stderr)
         raw = _read_runs(read_urls, sizes) if sizes["reads"] else []
         if sizes["signing"]:

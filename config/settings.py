@@ -1,5 +1,6 @@
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
@@ -29,6 +30,13 @@ def _env_bool(name, default):
 # user card to the users DB) give up after this long, so that with Redis hung a signature still
 # answers 503 within the store's own timeout + 0.5 s (tests/reliability/test_redis_outage.py).
 FALLBACK_REDIS_TIMEOUT = 0.1
+
+
+# Free-mail providers whose sign-ups are not limited per domain (REGISTER_RATE_LIMIT_DOMAIN).
+DOMAIN_LIMIT_EXEMPT = ",".join((
+    "gmail.com", "outlook.com", "hotmail.com", "hotmail.co.uk", "live.com", "live.co.uk", "yahoo.com",
+    "yahoo.co.uk", "icloud.com", "me.com", "aol.com", "protonmail.com", "proton.me", "gmx.com", "btinternet.com",
+))
 
 
 def _limiter_storage_options(redis_url):
@@ -91,6 +99,16 @@ class BaseConfig:
         self.LOGIN_RATE_LIMIT_ACCOUNT = _env("LOGIN_RATE_LIMIT_ACCOUNT", "5 per minute")
         self.SIGN_RATE_LIMIT_USER = _env("SIGN_RATE_LIMIT_USER", "30 per minute")
         self.SIGN_RATE_LIMIT_IP = _env("SIGN_RATE_LIMIT_IP", "600 per minute")
+        # New accounts: per client address, and per email domain (a burst of accounts at one
+        # domain is the pattern of a scripted sign-up). The large free-mail providers are exempt
+        # from the domain limit: a viral petition brings thousands of real people from each.
+        self.REGISTER_RATE_LIMIT_IP = _env("REGISTER_RATE_LIMIT_IP", "10 per hour")
+        self.REGISTER_RATE_LIMIT_DOMAIN = _env("REGISTER_RATE_LIMIT_DOMAIN", "20 per hour")
+        self.REGISTER_RATE_LIMIT_DOMAIN_EXEMPT = frozenset(
+            _env("REGISTER_RATE_LIMIT_DOMAIN_EXEMPT", DOMAIN_LIMIT_EXEMPT).lower().split(",")
+        )
+        # "Send the link again" and address changes, per account.
+        self.EMAIL_LINK_RATE_LIMIT = _env("EMAIL_LINK_RATE_LIMIT", "3 per hour")
 
         # Signed-in users' session data is read from Redis for this long before the users DB is
         # asked again; logout drops it at once (see app/repositories/user_cache.py).
@@ -122,8 +140,13 @@ class BaseConfig:
         self.FUNCTIONS_KEY = _env("FUNCTIONS_KEY")  # server side only: the lifecycle starter
         self.FUNCTIONS_SIGN_KEY = _env("FUNCTIONS_SIGN_KEY")  # the sign function's own key; pages show it
         self.SIGNING_TOKEN_SECRET = _env("SIGNING_TOKEN_SECRET")
-        self.SITE_ORIGIN = _env("SITE_ORIGIN")  # the web site's origin, the only CORS origin allowed
+        # The web site's origin: the only CORS origin the Functions app allows, and the start of
+        # every link the site mails.
+        self.SITE_ORIGIN = (_env("SITE_ORIGIN") or "").rstrip("/") or None
         self.SMTP_URL = _env("SMTP_URL")
+        # Without SMTP_URL, mail is written as .eml files here (make run lists them at /dev/mail).
+        self.MAIL_DIR = _env("MAIL_DIR")
+        self.DEV_MAIL_VIEWER = False
         self.MAIL_SENDER = _env("MAIL_SENDER", "petitions@localhost")
         self.RUN_BACKGROUND_CLOSER = _env_bool("RUN_BACKGROUND_CLOSER", False)
         self.CLOSE_SWEEP_SECONDS = _env_int("CLOSE_SWEEP_SECONDS", 60)
@@ -151,6 +174,8 @@ class DevelopmentConfig(BaseConfig):
         self.RUN_BACKGROUND_PERSISTER = _env_bool("RUN_BACKGROUND_PERSISTER", True)
         self.RUN_BACKGROUND_CLOSER = _env_bool("RUN_BACKGROUND_CLOSER", True)
         self.SIGNING_TOKEN_SECRET = self.SIGNING_TOKEN_SECRET or self.SECRET_KEY + ":signing"
+        self.MAIL_DIR = self.MAIL_DIR or str(INSTANCE_DIR / "mail")
+        self.DEV_MAIL_VIEWER = True
 
 
 class TestConfig(BaseConfig):
@@ -179,6 +204,11 @@ class TestConfig(BaseConfig):
         # Test suite only, like SECRET_KEY above; reviewed for bandit.
         self.SIGNING_TOKEN_SECRET = "test-signing-token-secret-0123456789abcdef"  # nosec B105
         self.SITE_ORIGIN = "https://petitions.test"
+        # Each app's mail in a folder of its own, read back as a mailbox (tests/helpers.py).
+        self.MAIL_DIR = _env("TEST_MAIL_DIR") or tempfile.mkdtemp(prefix="petitions-mail-")
+        # Tests register many accounts from one address; tests/security/ checks these limits.
+        self.REGISTER_RATE_LIMIT_IP = self.REGISTER_RATE_LIMIT_DOMAIN = "10000 per hour"
+        self.EMAIL_LINK_RATE_LIMIT = "1000 per hour"
 
 
 class ProductionConfig(BaseConfig):
@@ -189,6 +219,12 @@ class ProductionConfig(BaseConfig):
     def __init__(self):
         super().__init__()
         _require(self, "production", "SECRET_KEY", "REDIS_URL", "DATABASE_URL", "USERS_DATABASE_URL")
+        if not (self.SMTP_URL or self.MAIL_DIR):
+            raise ConfigError("production needs SMTP_URL (or MAIL_DIR for a mail pick-up folder): accounts are confirmed by email")
+        if not self.SITE_ORIGIN:
+            # Mailed links name the site from this, never from the request's Host header, which
+            # a client chooses (a forged Host would mail a victim a link to someone else's site).
+            raise ConfigError("production needs SITE_ORIGIN (https://your.site): mailed links are built from it")
         _require_long_secret(self, "SECRET_KEY")
         for name, url in (
             ("DATABASE_URL", self.SQLALCHEMY_DATABASE_URI),

@@ -45,9 +45,12 @@ def render_nginx_conf(values):
 
 
 # -- processes --------------------------------------------------------------------------------
-def free_port(start, end):
-    """The first port in [start, end) nobody listens on (ports are shared with other people)."""
+def free_port(start, end, taken=()):
+    """The first port in [start, end) nobody listens on (ports are shared with other people),
+    other than those in `taken` (chosen already, not yet listened on)."""
     for port in range(start, end):
+        if port in taken:
+            continue
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
@@ -174,12 +177,14 @@ def running(env, ports=(5450, 5500), instances=1, target="wsgi:app", gunicorn_ar
         (state_dir / "logs").mkdir()
         os.chmod(state_dir, 0o755)  # nginx's workers may run as another user
         processes, app_ports = {}, []
+        listen = listen_port or free_port(*ports)
+        # Links the site mails (email confirmation) name the site as this stack serves it.
+        env = {"SITE_ORIGIN": f"http://127.0.0.1:{listen}", **env}
         for n in range(instances):
-            port = free_port(*ports)
+            port = free_port(*ports, taken=(listen,))
             processes[f"gunicorn-{n}"] = stack.enter_context(
                 gunicorn(target, env, port, state_dir / "logs" / f"gunicorn-{n}.log", gunicorn_args))
             app_ports.append(port)
-        listen = listen_port or free_port(*ports)
         processes["nginx"] = stack.enter_context(nginx(listen, app_ports, state_dir))
         yield Stack(f"http://127.0.0.1:{listen}", [f"http://127.0.0.1:{p}" for p in app_ports], state_dir, processes)
 
@@ -190,6 +195,7 @@ def main(argv=None):
     parser.add_argument("--instances", type=int, default=1, help="gunicorn instances behind nginx")
     args = parser.parse_args(argv)
     env = local_env({
+        "MAIL_DIR": os.environ.get("MAIL_DIR") or str(ROOT / "instance" / "mail"),
         "SECRET_KEY": os.environ.get("SECRET_KEY") or "local-stack-secret-key-not-for-production-0123",
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "DATABASE_URL": os.environ.get("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/petitions"),

@@ -115,6 +115,8 @@ def production_app(app, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", test.SQLALCHEMY_DATABASE_URI)
     monkeypatch.setenv("USERS_DATABASE_URL", test.SQLALCHEMY_BINDS["users"])
     monkeypatch.setenv("REBUILD_REDIS_ON_START", "0")
+    monkeypatch.setenv("MAIL_DIR", app.config["MAIL_DIR"])
+    monkeypatch.setenv("SITE_ORIGIN", "https://petitions.example")
     production = create_app(ProductionConfig())
     yield production
     with production.app_context():

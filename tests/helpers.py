@@ -1,5 +1,10 @@
-"""Helpers that drive the app the way a browser does: real forms, real CSRF tokens."""
+"""Helpers that drive the app the way a browser does: real forms, real CSRF tokens, and the
+confirmation link read from the mail the app sent."""
 import re
+from urllib.parse import urlsplit
+
+from app.domain.emails import normalise_address
+from app.services.mail import read_mail_dir
 
 TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 DEFAULT_PASSWORD = "correct horse battery"
@@ -18,12 +23,28 @@ def post_form(client, path, data, token_from=None, **kwargs):
     return client.post(path, data=data, **kwargs)
 
 
-def register(client, email="ann@example.com", name="Ann Example", password=DEFAULT_PASSWORD):
+CONFIRM_LINK = re.compile(r"https?://\S+/auth/confirm/\S+")
+
+
+def register(client, email="ann@example.com", name="Ann Example", password=DEFAULT_PASSWORD, confirm=True):
+    """Registers, and (unless confirm=False) opens the confirmation link mailed to `email`."""
     response = post_form(
         client, "/auth/register", {"email": email, "display_name": name, "password": password}
     )
     assert response.status_code == 302, response.get_data(as_text=True)
+    if confirm:
+        confirmed = client.get(confirmation_path(client.application, email))
+        assert confirmed.status_code == 302, confirmed.get_data(as_text=True)
     return response
+
+
+def confirmation_path(app, email):
+    """The path of the newest confirmation link mailed to `email` (in the app's MAIL_DIR)."""
+    address = normalise_address(email)
+    for message in read_mail_dir(app.config["MAIL_DIR"]):
+        if message.to == address and (link := CONFIRM_LINK.search(message.body)):
+            return urlsplit(link.group(0)).path
+    raise AssertionError(f"no confirmation link was mailed to {email}")
 
 
 def login(client, email="ann@example.com", password=DEFAULT_PASSWORD):

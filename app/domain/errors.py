@@ -55,3 +55,17 @@ class StoreUnavailable(DomainError):
 class RateLimited(DomainError):
     status = 429
     code = "rate_limited"
+
+
+class EmailNotConfirmed(DomainError):
+    """Signing and launching wait until the account's email address is confirmed."""
+
+    status = 403
+    code = "email_not_confirmed"
+
+
+class LinkNotValid(DomainError):
+    """An emailed link that is expired, used already, or not one of ours."""
+
+    status = 400
+    code = "link_not_valid"

@@ -22,6 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from app.domain.emails import mailbox_of
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -33,6 +35,10 @@ NAMING_CONVENTION = {
 
 def utcnow():
     return datetime.now(timezone.utc)
+
+
+def _mailbox_of_email(context):
+    return mailbox_of(context.get_current_parameters()["email"])
 
 
 class PetitionsBase(DeclarativeBase):
@@ -48,11 +54,24 @@ class User(UsersBase):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(Unicode(254), unique=True)
+    # The mailbox the address delivers to (app/domain/emails.py): one account per mailbox.
+    mailbox: Mapped[str] = mapped_column(Unicode(254), unique=True, default=_mailbox_of_email)
     display_name: Mapped[str] = mapped_column(Unicode(60))
     password_hash: Mapped[str] = mapped_column(String(255))
     # Rotated at logout so a copied session cookie stops working server-side.
     session_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # None until the owner of the address follows the link mailed to it; signing and launching
+    # wait for it.
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A new address asked for and not yet confirmed; `email` changes only when it is.
+    pending_email: Mapped[str | None] = mapped_column(Unicode(254))
+    # Carried in each confirmation link and bumped when one is used, so a link works once.
+    email_link_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    @property
+    def email_confirmed(self):
+        return self.email_confirmed_at is not None
 
 
 class Petition(PetitionsBase):

@@ -1,4 +1,5 @@
-"""What a signed-in request needs to know about its user (id, name, email, session token),
+"""What a signed-in request needs to know about its user (id, name, email, whether that email is
+confirmed, session token),
 kept briefly in Redis so a signed-in request costs no users-DB query.
 
 Entries live USER_CACHE_SECONDS and are dropped when the session token rotates (logout), so a
@@ -12,7 +13,7 @@ import redis
 from app.repositories import redis_keys as keys
 
 log = logging.getLogger(__name__)
-FIELDS = ("id", "email", "display_name", "session_token")
+FIELDS = ("id", "email", "display_name", "session_token", "email_confirmed")
 _REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
@@ -22,12 +23,14 @@ class UserCache:
         self.ttl_seconds = ttl_seconds
 
     def get(self, user_id):
-        """The cached fields as a dict, or None (not cached, or Redis unreachable)."""
+        """The cached fields as a dict, or None (not cached, Redis unreachable, or a card written
+        with other fields by an earlier release)."""
         try:
             raw = self.redis.get(keys.user_card(user_id))
         except _REDIS_ERRORS:
             return None
-        return None if raw is None else orjson.loads(raw)
+        card = None if raw is None else orjson.loads(raw)
+        return card if card is not None and len(card) == len(FIELDS) and all(f in card for f in FIELDS) else None
 
     def put(self, user):
         card = {field: getattr(user, field) for field in FIELDS}

@@ -16,5 +16,10 @@ class UserRepository:
     def get(self, user_id):
         return self.session.get(User, user_id)
 
-    def by_email(self, email):
-        return self.session.scalar(select(User).where(User.email == email))
+    def get_locked(self, user_id):
+        """The user, row-locked until the transaction ends (SELECT ... FOR UPDATE where the
+        database has it; SQLite locks the whole file on write anyway)."""
+        return self.session.scalar(select(User).where(User.id == user_id).with_for_update())
+
+    def by_mailbox(self, mailbox):
+        return self.session.scalar(select(User).where(User.mailbox == mailbox))

@@ -6,7 +6,8 @@ from app.repositories.petitions_sql import PetitionRepository, SignatureReposito
 from app.repositories.reports_sql import NotificationRepository, ReportRepository
 from app.repositories.users_sql import UserRepository
 from app.services.closing import CloseCoordinator, ClosingService
-from app.services.notifications import NotificationService, SmtpMailer
+from app.services.mail import make_mailer
+from app.services.notifications import NotificationService
 from app.services.persister import SignaturePersister
 from app.services.rebuild import ensure_open_index
 from app.services.reports import ReportService
@@ -68,8 +69,7 @@ class Services:
         )
 
     def notifications(self):
-        smtp_url = self.settings.get("SMTP_URL")
-        mailer = SmtpMailer(smtp_url, self.settings["MAIL_SENDER"]) if smtp_url else None
+        mailer = make_mailer(self.settings)
         return NotificationService(
             self.session,
             PetitionRepository(self.session),

@@ -1,8 +1,5 @@
-"""Tells a petition's owner it has closed: a notification record, and an email when SMTP is set."""
+"""Tells a petition's owner it has closed: a notification record, and an email when mail is set up."""
 import logging
-import smtplib
-from email.message import EmailMessage
-from urllib.parse import unquote, urlsplit
 
 from app.domain.errors import InvalidTransition, NotFound
 from app.domain.petitions import PetitionState, utcnow
@@ -66,32 +63,3 @@ class NotificationService:
             subject="Your petition has closed",
             body="\n\n".join(lines),
         )
-
-
-class SmtpMailer:
-    """Sends plain-text mail through the server in SMTP_URL: smtp://user:pass@host:587 (STARTTLS
-    when the server offers it) or smtps://user:pass@host:465."""
-
-    def __init__(self, url, sender, timeout=10):
-        parts = urlsplit(url)
-        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise ValueError("SMTP_URL must look like smtp://user:password@host:port")
-        self.parts = parts
-        self.sender = sender
-        self.timeout = timeout
-
-    def send(self, to, subject, body):
-        message = EmailMessage()
-        message["From"], message["To"], message["Subject"] = self.sender, to, subject
-        message.set_content(body)
-        parts = self.parts
-        if parts.scheme == "smtps":
-            connection = smtplib.SMTP_SSL(parts.hostname, parts.port or 465, timeout=self.timeout)
-        else:
-            connection = smtplib.SMTP(parts.hostname, parts.port or 25, timeout=self.timeout)
-        with connection as smtp:
-            if parts.scheme == "smtp" and smtp.has_extn("starttls"):
-                smtp.starttls()
-            if parts.username:
-                smtp.login(unquote(parts.username), unquote(parts.password or ""))
-            smtp.send_message(message)

@@ -6,11 +6,22 @@ and expire after at most ten minutes.
 """
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
-from app.domain.errors import NotAuthenticated
+from app.domain.errors import EmailNotConfirmed, NotAuthenticated
 from app.domain.petitions import utcnow
 
 MAX_AGE_SECONDS = 600
+CONFIRM_TO_SIGN = "Confirm your email address to sign: follow the link we emailed you, or send a new one from your account page."
 SIGN, LIFECYCLE = "petition-sign", "petition-lifecycle"
+
+
+def clocked_serializer(secret, salt, clock=utcnow):
+    """itsdangerous's timed serializer, dated by `clock` so tests can move time."""
+
+    class ClockSigner(TimestampSigner):
+        def get_timestamp(self):
+            return int(clock().timestamp())
+
+    return URLSafeTimedSerializer(secret, salt=salt, signer=ClockSigner)
 
 
 class SigningTokens:
@@ -18,18 +29,12 @@ class SigningTokens:
         if not secret:
             raise ValueError("SIGNING_TOKEN_SECRET is not set")
         self.max_age = min(max_age, MAX_AGE_SECONDS)
+        self._serializers = {purpose: clocked_serializer(secret, purpose, clock) for purpose in (SIGN, LIFECYCLE)}
 
-        class ClockSigner(TimestampSigner):
-            def get_timestamp(self):
-                return int(clock().timestamp())
-
-        self._serializers = {
-            purpose: URLSafeTimedSerializer(secret, salt=purpose, signer=ClockSigner)
-            for purpose in (SIGN, LIFECYCLE)
-        }
-
-    def sign_token(self, user_id, petition_id):
-        return self._serializers[SIGN].dumps({"u": int(user_id), "p": int(petition_id)})
+    def sign_token(self, user_id, petition_id, *, confirmed):
+        """`confirmed`: the user's email address is confirmed, as their card says. Signing checks
+        it from the token, so the signing endpoint and the Functions app need no users DB."""
+        return self._serializers[SIGN].dumps({"u": int(user_id), "p": int(petition_id), "c": bool(confirmed)})
 
     def lifecycle_token(self, petition_id):
         return self._serializers[LIFECYCLE].dumps({"p": int(petition_id)})
@@ -39,6 +44,8 @@ class SigningTokens:
         data = self._load(SIGN, token)
         if data.get("p") != petition_id or not isinstance(data.get("u"), int):
             raise NotAuthenticated("This signing token is for another petition. Reload the page.")
+        if data.get("c") is not True:
+            raise EmailNotConfirmed(CONFIRM_TO_SIGN)
         return data["u"]
 
     def check_lifecycle(self, token, petition_id):

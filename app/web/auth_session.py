@@ -3,10 +3,12 @@
 from types import SimpleNamespace
 
 from flask import current_app, flash, redirect, request, url_for
-from flask_login import UserMixin
+from flask_login import UserMixin, current_user
 
-from app.web.extensions import db, login_manager
+from app.domain.errors import EmailNotConfirmed
 from app.repositories.users_sql import UserRepository
+from app.services.signing_tokens import CONFIRM_TO_SIGN
+from app.web.extensions import db, login_manager
 
 
 class CurrentUser(UserMixin):
@@ -15,6 +17,7 @@ class CurrentUser(UserMixin):
         self.email = user.email
         self.display_name = user.display_name
         self.session_token = user.session_token
+        self.email_confirmed = user.email_confirmed
 
     def get_id(self):
         return f"{self.id}:{self.session_token}"
@@ -45,3 +48,10 @@ def configure_login(app):
         flash("Please log in to continue.", "info")
         target = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("auth.login", next=target))
+
+
+def require_confirmed_email(message=CONFIRM_TO_SIGN):
+    """Refuses (403, with a "send the link again" button) a signed-in user whose email address
+    is not confirmed yet."""
+    if not current_user.email_confirmed:
+        raise EmailNotConfirmed(message)

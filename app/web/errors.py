@@ -42,7 +42,7 @@ def error_response(status, message, code=None, headers=None):
         response = jsonify({"error": {"status": status, "code": code or str(status), "message": message}})
     else:
         response = render_template(
-            "error.html", status=status, title=TITLES.get(status, "Error"), message=message
+            "error.html", status=status, title=TITLES.get(status, "Error"), message=message, code=code
         )
     if isinstance(response, str):
         from flask import make_response

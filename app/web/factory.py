@@ -108,6 +108,10 @@ def register_blueprints(app):
     app.url_map.converters["pid"] = PetitionIdConverter
     for blueprint in (public_bp, auth_bp, petitions_bp, api_bp):
         app.register_blueprint(blueprint)
+    if app.config["DEV_MAIL_VIEWER"]:
+        from app.blueprints.dev_mail import bp as dev_mail_bp
+
+        app.register_blueprint(dev_mail_bp)
 
 
 def register_errors(app):

@@ -7,6 +7,8 @@ from app.repositories.petitions_sql import PetitionRepository
 from app.repositories.users_sql import UserRepository
 from app.services.accounts import AccountService
 from app.services.browsing import BrowseService
+from app.services.email_links import EmailLinks
+from app.services.mail import make_mailer
 from app.services.petitions import PetitionService
 
 
@@ -24,6 +26,8 @@ def accounts():
         UserRepository(db.session),
         current_app.extensions["hasher"],
         user_cache=current_app.extensions["user_cache"],
+        links=EmailLinks(current_app.config["SECRET_KEY"]),
+        mailer=make_mailer(current_app.config),
     )
 
 

@@ -26,6 +26,18 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
+def config(migrated_databases):
+    """The test settings with make run's mail viewer, and links named from the request's host
+    (the live server's port is only known once it listens)."""
+    from config.settings import TestConfig
+
+    config = TestConfig()
+    config.DEV_MAIL_VIEWER = True
+    config.SITE_ORIGIN = None
+    return config
+
+
+@pytest.fixture
 def live_server(app):
     """The test app on 127.0.0.1, on the first free port of the range."""
     server = None
@@ -61,6 +73,14 @@ def register(page, base, email, name):
     expect(page.get_by_role("button", name=f"Sign out ({name})")).to_be_visible()
 
 
+def confirm_by_mail(page, base, email):
+    """Opens the confirmation mail in /dev/mail and follows its link."""
+    page.goto(f"{base}/dev/mail")
+    page.get_by_role("row").filter(has_text=email).get_by_role("link").first.click()
+    page.locator("pre.mail-body a[href*='/auth/confirm/']").click()
+    expect(page.get_by_text("Thank you: your email address is confirmed.")).to_be_visible()
+
+
 def count_on(page):
     return page.locator("#signature-count")
 
@@ -78,7 +98,7 @@ def test_register_create_launch_and_sign_as_two_people(live_server, browser):
         lambda r: r.status >= 400 and not r.url.endswith("/favicon.ico") and problems.append(f"{r.status} {r.url}"),
     )
 
-    # The owner registers, writes a draft and launches it.
+    # The owner registers and writes a draft; launching waits for the emailed link.
     register(page, base, "olive@example.com", "Olive Owner")
     page.get_by_role("link", name="Start a petition").first.click()
     page.get_by_label("Title").fill("Reopen the riverside footpath")
@@ -86,6 +106,12 @@ def test_register_create_launch_and_sign_as_two_people(live_server, browser):
     page.get_by_label("How many days").fill("60")
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_text("Draft: only you can see this")).to_be_visible()
+    draft_url = page.url
+    expect(page.get_by_role("button", name=re.compile(r"Launch petition"))).to_have_count(0)
+    page.get_by_role("button", name="Send the link again").click()
+    expect(page.get_by_text("We have sent a new link to olive@example.com")).to_be_visible()
+    confirm_by_mail(page, base, "olive@example.com")
+    page.goto(draft_url)
     page.get_by_role("button", name=re.compile(r"Launch petition")).click()
     expect(page.get_by_text("Your petition is open.")).to_be_visible()
     petition_url = page.url
@@ -98,8 +124,12 @@ def test_register_create_launch_and_sign_as_two_people(live_server, browser):
     page.get_by_role("link", name="Reopen the riverside footpath").click()
     expect(page.get_by_role("link", name="Log in to sign")).to_be_visible()
 
-    # A second person registers and signs.
+    # A second person registers, confirms the address by the mailed link, and signs.
     register(page, base, "sam@example.com", "Sam Signer")
+    page.goto(petition_url)
+    expect(page.get_by_role("button", name="Sign this petition")).to_have_count(0)
+    expect(page.get_by_text("Confirm your email address to sign")).to_be_visible()
+    confirm_by_mail(page, base, "sam@example.com")
     page.goto(petition_url)
     page.get_by_role("button", name="Sign this petition").click()
     expect(page.get_by_text("Thank you for signing. This petition now has 1 signature.")).to_be_visible()

@@ -16,6 +16,7 @@ from petition_functions import activities, clients, http, orchestrators, timers 
 def fn_clients(app, monkeypatch, clock):
     """The Functions app's cached clients on the test databases, with the test clock."""
     monkeypatch.setenv("APP_ENV", "test")
+    monkeypatch.setenv("TEST_MAIL_DIR", app.config["MAIL_DIR"])  # one mailbox for the app and the Functions app
     clients.reset()
     monkeypatch.setattr(clients, "clock", clock)
     yield clients

@@ -10,7 +10,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from app.domain.petitions import utcnow
-from tests.helpers import functions_mode_config
+from tests.helpers import confirmation_path, functions_mode_config
 
 WEB_PORT, FUNCTIONS_PORT = 5320, 5321
 SITE = f"http://127.0.0.1:{WEB_PORT}"
@@ -75,7 +75,7 @@ def page():
         browser.close()
 
 
-def test_the_sign_button_signs_through_the_function(servers, page, redis_client):
+def test_the_sign_button_signs_through_the_function(app, servers, page, redis_client):
     problems = []  # CSP and CORS refusals show up as console errors
     page.on("console", lambda m: problems.append(m.text) if re.search("Content Security Policy|CORS", m.text) else None)
     web_sign_posts = []
@@ -86,6 +86,7 @@ def test_the_sign_button_signs_through_the_function(servers, page, redis_client)
     page.fill("#display_name", "Ann Example")
     page.fill("#password", "correct horse battery")
     page.click("button:has-text('Create account')")
+    page.goto(SITE + confirmation_path(app, "ann@example.com"))  # the link in the mail
     page.goto(f"{SITE}/petitions/new")
     page.fill("#title", "Open the swimming pool on Sunday mornings")
     page.fill("#body", "Families want to swim together at weekends.")

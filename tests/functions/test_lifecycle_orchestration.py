@@ -9,6 +9,7 @@ from sqlalchemy import select
 from app.domain.petitions import as_utc
 from app.web.extensions import db
 from app.repositories.models import Notification, Petition, Report
+from app.services.mail import read_mail_dir
 from tests.functions.durable_driver import DurableDriver, NonDeterminismError
 
 
@@ -75,7 +76,8 @@ def test_thirty_day_petition_runs_through_timers_to_closed_with_a_report(
     assert report.final_count == 150
     assert report.milestones == [[100, (launched + timedelta(hours=1)).isoformat()]]
     assert len(report.per_day) == 31 and report.per_day[0][1] == 120 and report.per_day[12][1] == 30
-    assert [n.kind for n in notes] == ["petition_closed"] and notes[0].emailed_at is None
+    assert [n.kind for n in notes] == ["petition_closed"] and as_utc(notes[0].emailed_at) == closes_at
+    assert [m.to for m in read_mail_dir(app.config["MAIL_DIR"]) if "closed" in m.subject] == ["owner1@example.com"]
     assert not redis_client.exists(f"petition:{petition_id}:signers")
 
 

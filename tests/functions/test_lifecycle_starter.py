@@ -75,7 +75,7 @@ def test_starter_refuses_bad_tokens_unknown_and_closed_petitions(start, fn_clien
     tokens = fn_clients.tokens()
     client = RecordingDurableClient()
     assert start(petition_id, None, client)[0] == 401
-    assert start(petition_id, tokens.sign_token(1, petition_id), client)[0] == 401
+    assert start(petition_id, tokens.sign_token(1, petition_id, confirmed=True), client)[0] == 401
     assert start(petition_id, tokens.lifecycle_token(petition_id + 1), client)[0] == 401
     assert start(999, tokens.lifecycle_token(999), client)[0] == 404
     with fn_clients.services() as services:

@@ -44,15 +44,15 @@ def test_new_signature_is_201_with_the_count_then_200_when_signed_again(
     sign_function, tokens, make_petition, redis_client
 ):
     petition_id, _ = make_petition()
-    first = sign_function(request(petition_id, tokens.sign_token(41, petition_id)))
+    first = sign_function(request(petition_id, tokens.sign_token(41, petition_id, confirmed=True)))
     assert first.status_code == 201
     assert body(first) == {"petition_id": petition_id, "new": True, "signature_count": 1}
     assert first.headers["Access-Control-Allow-Origin"] == SITE
 
-    again = sign_function(request(petition_id, tokens.sign_token(41, petition_id)))
+    again = sign_function(request(petition_id, tokens.sign_token(41, petition_id, confirmed=True)))
     assert again.status_code == 200
     assert body(again) == {"petition_id": petition_id, "new": False, "signature_count": 1}
-    other = sign_function(request(petition_id, tokens.sign_token(42, petition_id)))
+    other = sign_function(request(petition_id, tokens.sign_token(42, petition_id, confirmed=True)))
     assert body(other)["signature_count"] == 2
     assert [(e.petition_id, e.user_id) for e in Outbox(redis_client).all_entries()] == [
         (petition_id, 41),
@@ -65,7 +65,7 @@ def test_new_signature_is_201_with_the_count_then_200_when_signed_again(
     [
         lambda tokens, pid: None,  # missing
         lambda tokens, pid: "not-a-token",  # bad
-        lambda tokens, pid: tokens.sign_token(41, pid + 1),  # another petition's
+        lambda tokens, pid: tokens.sign_token(41, pid + 1, confirmed=True),  # another petition's
         lambda tokens, pid: tokens.lifecycle_token(pid),  # another purpose's
     ],
 )
@@ -79,7 +79,7 @@ def test_missing_bad_or_misbound_token_is_401(sign_function, tokens, make_petiti
 
 def test_expired_token_is_401(sign_function, fn_clients, make_petition, clock, tokens):
     petition_id, _ = make_petition()
-    token = tokens.sign_token(41, petition_id)
+    token = tokens.sign_token(41, petition_id, confirmed=True)
     clock.advance(minutes=10, seconds=1)
     response = sign_function(request(petition_id, token))
     assert response.status_code == 401
@@ -88,7 +88,7 @@ def test_expired_token_is_401(sign_function, fn_clients, make_petition, clock, t
 
 def test_unknown_petition_is_404(sign_function, tokens, fn_clients):
     fn_clients.open_store().mark_ready("complete")  # what the web app's start-up leaves
-    response = sign_function(request(999, tokens.sign_token(41, 999)))
+    response = sign_function(request(999, tokens.sign_token(41, 999, confirmed=True)))
     assert response.status_code == 404
     assert body(response)["error"]["code"] == "not_found"
 
@@ -96,7 +96,7 @@ def test_unknown_petition_is_404(sign_function, tokens, fn_clients):
 def test_a_redis_that_lost_its_open_index_is_a_503_not_a_404(sign_function, tokens, make_petition, redis_client):
     petition_id, _ = make_petition()
     redis_client.flushdb()
-    response = sign_function(request(petition_id, tokens.sign_token(41, petition_id)))
+    response = sign_function(request(petition_id, tokens.sign_token(41, petition_id, confirmed=True)))
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
     assert "not recorded" in body(response)["error"]["message"]
@@ -105,7 +105,7 @@ def test_a_redis_that_lost_its_open_index_is_a_503_not_a_404(sign_function, toke
 def test_past_deadline_is_409_even_before_the_close_has_run(sign_function, tokens, make_petition, clock):
     petition_id, _ = make_petition(days=1)
     clock.advance(days=1)
-    response = sign_function(request(petition_id, tokens.sign_token(41, petition_id)))
+    response = sign_function(request(petition_id, tokens.sign_token(41, petition_id, confirmed=True)))
     assert response.status_code == 409
     assert body(response)["error"]["code"] == "deadline_passed"
 
@@ -114,7 +114,7 @@ def test_closed_petition_is_409(sign_function, tokens, make_petition, fn_clients
     petition_id, _ = make_petition()
     with fn_clients.services() as services:
         services.closing().close(petition_id)
-    response = sign_function(request(petition_id, tokens.sign_token(41, petition_id)))
+    response = sign_function(request(petition_id, tokens.sign_token(41, petition_id, confirmed=True)))
     assert response.status_code == 409
     assert body(response)["error"]["code"] == "not_open"
 
@@ -123,10 +123,10 @@ def test_rate_limited_user_gets_429(sign_function, tokens, make_petition, fn_cli
     monkeypatch.setenv("SIGN_RATE_LIMIT_USER", "3 per minute")
     fn_clients.reset()
     petition_id, _ = make_petition()
-    token = tokens.sign_token(41, petition_id)
+    token = tokens.sign_token(41, petition_id, confirmed=True)
     statuses = [sign_function(request(petition_id, token)).status_code for _ in range(4)]
     assert statuses == [201, 200, 200, 429]
-    other_user = sign_function(request(petition_id, tokens.sign_token(42, petition_id)))
+    other_user = sign_function(request(petition_id, tokens.sign_token(42, petition_id, confirmed=True)))
     assert other_user.status_code == 201
 
 
@@ -150,7 +150,7 @@ def test_store_unavailable_is_a_quick_503_safe_to_retry(
     monkeypatch.setenv("TEST_REDIS_URL", f"redis://127.0.0.1:{port}/0")
     fn_clients.reset()
     started = time.monotonic()
-    response = sign_function(request(petition_id, fn_clients.tokens().sign_token(41, petition_id)))
+    response = sign_function(request(petition_id, fn_clients.tokens().sign_token(41, petition_id, confirmed=True)))
     elapsed = time.monotonic() - started
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
@@ -166,7 +166,7 @@ def test_cors_only_for_the_site_origin(sign_function, tokens, make_petition):
     assert preflight.headers["Access-Control-Allow-Origin"] == SITE
     assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
 
-    foreign = sign_function(request(petition_id, tokens.sign_token(41, petition_id), origin="https://evil.example"))
+    foreign = sign_function(request(petition_id, tokens.sign_token(41, petition_id, confirmed=True), origin="https://evil.example"))
     assert "Access-Control-Allow-Origin" not in foreign.headers
     foreign_preflight = sign_function(request(petition_id, method="OPTIONS", origin="https://evil.example"))
     assert "Access-Control-Allow-Origin" not in foreign_preflight.headers
@@ -178,7 +178,7 @@ def test_signature_reaches_sql_through_the_persist_timer(sign_function, tokens, 
 
     petition_id, _ = make_petition()
     for uid in (41, 42, 43):
-        assert sign_function(request(petition_id, tokens.sign_token(uid, petition_id))).status_code == 201
+        assert sign_function(request(petition_id, tokens.sign_token(uid, petition_id, confirmed=True))).status_code == 201
     timer_handles["persist_signatures"](None)
     with app.app_context():
         assert sorted(SignatureRepository(db.session).user_ids_for(petition_id)) == [41, 42, 43]
@@ -193,5 +193,5 @@ def test_a_token_minted_by_the_web_app_is_accepted(sign_function, make_petition,
     clock.now = utcnow()
     petition_id, _ = make_petition()
     with app.test_request_context():
-        token = wiring.signing_tokens().sign_token(77, petition_id)
+        token = wiring.signing_tokens().sign_token(77, petition_id, confirmed=True)
     assert sign_function(request(petition_id, token)).status_code == 201

@@ -1,7 +1,7 @@
 """Builders for integration tests: put users and petitions in place through the services, without
 clicking through forms when the form is not what the test is about."""
 import functools
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from app.web import wiring
 from app.web.extensions import db
@@ -17,11 +17,13 @@ def _password_hash():
     return HASHER.hash(DEFAULT_PASSWORD)
 
 
-def make_user(app, email, name=None):
-    """A user who can log in with DEFAULT_PASSWORD (hash computed once per run)."""
+def make_user(app, email, name=None, confirmed=True):
+    """A user who can log in with DEFAULT_PASSWORD (hash computed once per run), with the email
+    address confirmed unless `confirmed` is False."""
     with app.app_context():
         user = User(
             email=email,
+            email_confirmed_at=datetime.now(timezone.utc) if confirmed else None,
             display_name=name or email.split("@")[0].title(),
             password_hash=_password_hash(),
             session_token=new_session_token(),

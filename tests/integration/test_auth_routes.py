@@ -28,10 +28,12 @@ def whoami(client):
 
 # -- register --------------------------------------------------------------------------------
 def test_register_creates_the_account_and_signs_in(app, client):
-    response = register(client, "ann@example.com", "Ann Example")
+    response = register(client, "ann@example.com", "Ann Example", confirm=False)
     assert response.headers["Location"] == "/"
     welcome = client.get("/").get_data(as_text=True)
-    assert '<div class="flash flash-success" role="status">Welcome, Ann Example. Your account is ready.</div>' in welcome
+    assert ('<div class="flash flash-success" role="status">Welcome, Ann Example. We have emailed a link to'
+            ' ann@example.com: open it to confirm your address, and then you can sign and launch'
+            ' petitions.</div>') in welcome
     assert whoami(client) == "Ann Example"
     assert users(app) == ["ann@example.com"]
 

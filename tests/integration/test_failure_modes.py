@@ -147,11 +147,14 @@ PRODUCTION_ENV = {
     "REDIS_URL": "redis://cache.example:6380/0",
     "DATABASE_URL": "postgresql+psycopg://app@db.example/petitions",
     "USERS_DATABASE_URL": "postgresql+psycopg://app@db.example/users",
+    "SMTP_URL": "smtp://mail.example:587",
+    "SITE_ORIGIN": "https://petitions.example",
 }
 
 
 @pytest.fixture
 def production_env(monkeypatch):
+    monkeypatch.delenv("MAIL_DIR", raising=False)
     for name, value in PRODUCTION_ENV.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("APP_ENV", "production")
@@ -165,7 +168,9 @@ def test_production_config_accepts_a_complete_environment(production_env):
     assert config.SESSION_COOKIE_SAMESITE == "Lax"
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "REDIS_URL", "DATABASE_URL", "USERS_DATABASE_URL"])
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "REDIS_URL", "DATABASE_URL", "USERS_DATABASE_URL", "SMTP_URL", "SITE_ORIGIN"]
+)
 def test_production_refuses_to_start_without_each_setting(production_env, missing):
     production_env.delenv(missing)
     with pytest.raises(ConfigError, match=missing):

@@ -95,6 +95,8 @@ def test_production_in_functions_mode_requires_its_settings(monkeypatch):
         "REDIS_URL": "redis://r:6379/0",
         "DATABASE_URL": "postgresql+psycopg://db/p",
         "USERS_DATABASE_URL": "postgresql+psycopg://db/u",
+        "SMTP_URL": "smtp://mail.example:587",
+        "SITE_ORIGIN": "https://petitions.example",
         "SIGNING_BACKEND": "functions",
     }.items():
         monkeypatch.setenv(name, value)

@@ -72,7 +72,7 @@ def test_the_petition_page_carries_a_token_that_signs_once_then_answers_already_
 
 
 def test_answers_are_uncacheable_json_that_nothing_may_frame_or_sniff(app, client, petition):
-    response = sign(client, petition, tokens(app).sign_token(41, petition))
+    response = sign(client, petition, tokens(app).sign_token(41, petition, confirmed=True))
     assert response.status_code == 201
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
@@ -85,9 +85,9 @@ def test_answers_are_uncacheable_json_that_nothing_may_frame_or_sniff(app, clien
     [
         (lambda t, pid: None, "required"),
         (lambda t, pid: "not-a-token", "not valid"),
-        (lambda t, pid: t.sign_token(41, pid + 1), "another petition"),
+        (lambda t, pid: t.sign_token(41, pid + 1, confirmed=True), "another petition"),
         (lambda t, pid: t.lifecycle_token(pid), "not valid"),
-        (lambda t, pid: SigningTokens("another-secret-of-at-least-32-chars!!").sign_token(41, pid), "not valid"),
+        (lambda t, pid: SigningTokens("another-secret-of-at-least-32-chars!!").sign_token(41, pid, confirmed=True), "not valid"),
     ],
     ids=["missing", "garbage", "wrong-petition", "lifecycle-token", "foreign-secret"],
 )
@@ -99,9 +99,9 @@ def test_a_token_that_does_not_name_this_petition_is_401_and_signs_nothing(app, 
 
 
 def test_a_token_edited_to_name_another_user_is_401(app, client, petition):
-    token = tokens(app).sign_token(41, petition)
+    token = tokens(app).sign_token(41, petition, confirmed=True)
     payload, stamp, signature = token.split(".")
-    forged_payload = tokens(app).sign_token(42, petition).split(".")[0]
+    forged_payload = tokens(app).sign_token(42, petition, confirmed=True).split(".")[0]
     assert forged_payload != payload
     response = sign(client, petition, f"{forged_payload}.{stamp}.{signature}")
     assert response.status_code == 401
@@ -111,19 +111,19 @@ def test_a_token_edited_to_name_another_user_is_401(app, client, petition):
 def test_a_token_signs_only_as_its_own_user_whatever_session_comes_with_it(app, client, petition):
     make_user(app, "sam@example.com")
     login(client, "sam@example.com")  # a session cookie for another user rides along
-    assert sign(client, petition, tokens(app).sign_token(41, petition)).status_code == 201
+    assert sign(client, petition, tokens(app).sign_token(41, petition, confirmed=True)).status_code == 201
     assert signers(app, petition) == {41}
     assert sign(client, petition).status_code == 401  # the session alone signs nothing here
 
 
 def test_an_expired_token_is_401(app, client, petition):
     eleven_minutes_ago = datetime.now(timezone.utc) - timedelta(minutes=11)
-    response = sign(client, petition, tokens(app, clock=lambda: eleven_minutes_ago).sign_token(41, petition))
+    response = sign(client, petition, tokens(app, clock=lambda: eleven_minutes_ago).sign_token(41, petition, confirmed=True))
     assert response.status_code == 401 and "expired" in response.get_json()["error"]["message"]
 
 
 def test_the_authorization_scheme_is_bearer_in_any_case(app, client, petition):
-    token = tokens(app).sign_token(41, petition)
+    token = tokens(app).sign_token(41, petition, confirmed=True)
     assert sign(client, petition, headers={"Authorization": f"bearer  {token}"}).status_code == 201
     assert sign(client, petition, headers={"Authorization": f"Basic {token}"}).status_code == 401
 
@@ -137,14 +137,14 @@ def test_a_path_that_cannot_name_a_petition_is_404(app, client, segment):
 def test_a_petition_redis_does_not_know_is_404_once_the_index_is_complete(app, client, petition, owner):
     draft = make_draft(app, owner)
     for petition_id in (draft, 424242):
-        response = sign(client, petition_id, tokens(app).sign_token(41, petition_id))
+        response = sign(client, petition_id, tokens(app).sign_token(41, petition_id, confirmed=True))
         assert response.status_code == 404 and error_code(response) == "not_found"
 
 
 def test_a_redis_that_lost_its_index_is_503_and_the_next_page_view_restores_it(app, client, petition):
     app.config["REBUILD_REDIS_ON_START"] = True
     app.extensions["redis"].flushdb()
-    token = tokens(app).sign_token(41, petition)
+    token = tokens(app).sign_token(41, petition, confirmed=True)
     response = sign(client, petition, token)
     assert response.status_code == 503 and error_code(response) == "store_unavailable"
     assert response.headers["Retry-After"] == "1"
@@ -156,7 +156,7 @@ def test_a_redis_that_lost_its_index_is_503_and_the_next_page_view_restores_it(a
 def test_a_closed_petition_is_409(app, client, petition):
     close_now(app, petition, datetime.now(timezone.utc), 0)
     app.extensions["open_store"].stop_signing(petition)  # as the close does first
-    response = sign(client, petition, tokens(app).sign_token(41, petition))
+    response = sign(client, petition, tokens(app).sign_token(41, petition, confirmed=True))
     assert response.status_code == 409 and error_code(response) == "not_open"
     assert "closed" in response.get_json()["error"]["message"]
 
@@ -164,7 +164,7 @@ def test_a_closed_petition_is_409(app, client, petition):
 def test_past_its_deadline_a_petition_is_409_before_the_close_has_run(app, client, owner):
     launched = datetime.now(timezone.utc) - timedelta(days=1, minutes=1)
     petition_id = make_open(app, owner, days=1, launched_at=launched)
-    response = sign(client, petition_id, tokens(app).sign_token(41, petition_id))
+    response = sign(client, petition_id, tokens(app).sign_token(41, petition_id, confirmed=True))
     assert response.status_code == 409 and error_code(response) == "deadline_passed"
     assert signers(app, petition_id) == set()
 
@@ -172,13 +172,13 @@ def test_past_its_deadline_a_petition_is_409_before_the_close_has_run(app, clien
 def test_every_attempt_counts_toward_the_users_limit_then_429_with_retry_after(app, client, petition, owner):
     app.extensions["signing_endpoint"].service.limits = SignLimits("3 per minute", "600 per minute")
     other = make_open(app, owner, title="Another petition to sign today")
-    token = tokens(app).sign_token(41, petition)
+    token = tokens(app).sign_token(41, petition, confirmed=True)
     statuses = [sign(client, petition, token).status_code for _ in range(3)]
-    refused = sign(client, other, tokens(app).sign_token(41, other))
+    refused = sign(client, other, tokens(app).sign_token(41, other, confirmed=True))
     assert statuses == [201, 200, 200]
     assert refused.status_code == 429 and error_code(refused) == "rate_limited"
     assert refused.headers["Retry-After"] == "60"
-    assert sign(client, other, tokens(app).sign_token(42, other)).status_code == 201
+    assert sign(client, other, tokens(app).sign_token(42, other, confirmed=True)).status_code == 201
 
 
 @pytest.mark.parametrize(
@@ -191,19 +191,19 @@ def test_every_attempt_counts_toward_the_users_limit_then_429_with_retry_after(a
     ],
 )
 def test_a_body_that_is_not_an_empty_json_object_is_400(app, client, petition, body, content_type, message):
-    response = sign(client, petition, tokens(app).sign_token(41, petition), data=body, content_type=content_type)
+    response = sign(client, petition, tokens(app).sign_token(41, petition, confirmed=True), data=body, content_type=content_type)
     assert response.status_code == 400 and error_code(response) == "invalid_input"
     assert message in response.get_json()["error"]["message"]
     assert signers(app, petition) == set()
 
 
 def test_an_empty_json_object_signs(app, client, petition):
-    response = sign(client, petition, tokens(app).sign_token(41, petition), data=b"{}", content_type="application/json")
+    response = sign(client, petition, tokens(app).sign_token(41, petition, confirmed=True), data=b"{}", content_type="application/json")
     assert response.status_code == 201
 
 
 def test_a_body_over_a_kilobyte_is_413(app, client, petition):
-    response = sign(client, petition, tokens(app).sign_token(41, petition), data=b"{" + b" " * 2000 + b"}",
+    response = sign(client, petition, tokens(app).sign_token(41, petition, confirmed=True), data=b"{" + b" " * 2000 + b"}",
                     content_type="application/json")
     assert response.status_code == 413 and error_code(response) == "too_large"
 
@@ -221,7 +221,7 @@ def test_without_redis_it_is_a_quick_503_safe_to_retry(app, petition):
     broken = app_with_redis_at("redis://127.0.0.1:5201/0")
     try:
         started = time.monotonic()
-        response = sign(broken.test_client(), petition, tokens(app).sign_token(41, petition))
+        response = sign(broken.test_client(), petition, tokens(app).sign_token(41, petition, confirmed=True))
         assert time.monotonic() - started < 2.0
         assert response.status_code == 503 and response.headers["Retry-After"] == "1"
         assert "safe to try again" in response.get_json()["error"]["message"]
@@ -231,7 +231,7 @@ def test_without_redis_it_is_a_quick_503_safe_to_retry(app, petition):
 
 def test_production_wants_https_and_sends_hsts(production_app, petition):
     client = production_app.test_client()
-    token = wiring.signing_tokens(production_app).sign_token(41, petition)
+    token = wiring.signing_tokens(production_app).sign_token(41, petition, confirmed=True)
     plain = sign(client, petition, token)
     assert plain.status_code == 403 and error_code(plain) == "https_required"
     secure = sign(client, petition, token, headers={"X-Forwarded-Proto": "https"})

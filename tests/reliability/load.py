@@ -33,7 +33,8 @@ def seed(app, users, petitions, open_in_redis=True):
             insert(User),
             [
                 {"email": f"load{i}@example.com", "display_name": f"Load {i}",
-                 "password_hash": "not-a-login-account", "session_token": f"token{i:08d}"}
+                 "password_hash": "not-a-login-account", "session_token": f"token{i:08d}",
+                 "email_confirmed_at": now}
                 for i in range(users)
             ],
         )

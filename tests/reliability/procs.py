@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -125,6 +126,11 @@ def app_env(redis_url, **overrides):
             "TEST_USERS_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/petitions_users_test"
         ),
         LOG_LEVEL="INFO",
+        # Confirmation mail as files, read back by tests/helpers.confirmation_path.
+        MAIL_DIR=tempfile.mkdtemp(prefix="petitions-mail-"),
+        SITE_ORIGIN="https://petitions.test",
+        REGISTER_RATE_LIMIT_IP="1000000 per hour",
+        REGISTER_RATE_LIMIT_DOMAIN="1000000 per hour",
         # The load drivers sign far faster than any person; the limits are proven elsewhere.
         SIGN_RATE_LIMIT_USER="1000000 per minute",
         SIGN_RATE_LIMIT_IP="1000000 per minute",

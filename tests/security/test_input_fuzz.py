@@ -39,6 +39,8 @@ TEMPLATES = [
     ("GET", "/petitions/<id>", params), ("GET", "/api/petitions/<id>", params),
     ("GET", "/api/petitions/<id>/count", params), ("GET", "/petitions/<id>/edit", params),
     ("GET", "/petitions/<id>/report.csv", params), ("GET", "/api/petitions/<id>/report", params),
+    ("GET", "/auth/account", params), ("GET", "/auth/confirm/<id>", params),
+    ("POST", "/auth/confirm/resend", fields), ("POST", "/auth/account/email", fields),
     ("POST", "/auth/register", fields), ("POST", "/auth/login", fields), ("POST", "/auth/logout", fields),
     ("POST", "/petitions/new", fields), ("POST", "/petitions/<id>/edit", fields),
     ("POST", "/petitions/<id>/delete", fields), ("POST", "/petitions/<id>/launch", fields),

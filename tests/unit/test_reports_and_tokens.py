@@ -78,7 +78,7 @@ class Clock:
 def test_sign_token_is_bound_to_user_and_petition_and_expires_after_ten_minutes():
     clock = Clock()
     tokens = SigningTokens("k" * 32, clock=clock)
-    token = tokens.sign_token(5, 9)
+    token = tokens.sign_token(5, 9, confirmed=True)
     assert tokens.user_for(token, 9) == 5
     with pytest.raises(NotAuthenticated, match="another petition"):
         tokens.user_for(token, 10)
@@ -92,7 +92,7 @@ def test_sign_token_is_bound_to_user_and_petition_and_expires_after_ten_minutes(
 def test_tokens_from_another_secret_or_purpose_are_refused():
     tokens = SigningTokens("k" * 32)
     with pytest.raises(NotAuthenticated, match="not valid"):
-        tokens.user_for(SigningTokens("x" * 32).sign_token(5, 9), 9)
+        tokens.user_for(SigningTokens("x" * 32).sign_token(5, 9, confirmed=True), 9)
     with pytest.raises(NotAuthenticated, match="not valid"):
         tokens.user_for(tokens.lifecycle_token(9), 9)
     with pytest.raises(NotAuthenticated, match="required"):

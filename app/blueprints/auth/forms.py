@@ -29,3 +29,12 @@ class RegisterForm(FlaskForm):
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=PASSWORD_MAX)])
+
+
+class EmailChangeForm(FlaskForm):
+    email = EmailField(
+        "New email address",
+        filters=[_strip],
+        validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)],
+    )
+    password = PasswordField("Your current password", validators=[DataRequired(), Length(max=PASSWORD_MAX)])

@@ -1,14 +1,15 @@
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from app.blueprints.auth import bp
+from app.blueprints.auth.forms import EmailChangeForm, LoginForm, RegisterForm
+from app.domain.emails import domain_of, mailbox_of
+from app.domain.errors import EmailTaken, InvalidInput, LinkNotValid
+from app.services.accounts import ADDRESS_CHANGED, ALREADY_CONFIRMED
 from app.web import wiring
 from app.web.auth_session import CurrentUser
-from app.blueprints.auth import bp
-from app.blueprints.auth.forms import LoginForm, RegisterForm
-from app.domain.errors import EmailTaken, InvalidInput
 from app.web.extensions import limiter
 from app.web.security import safe_next
-from app.services.accounts import normalise_email
 
 
 def _start_session(user):
@@ -19,7 +20,33 @@ def _start_session(user):
 
 
 def _account_key():
-    return "login-account:" + normalise_email(request.form.get("email", ""))[:254]
+    return "login-account:" + mailbox_of(request.form.get("email", ""))[:254]
+
+
+def _registration_domain_key():
+    return "register-domain:" + domain_of(request.form.get("email", ""))[:254]
+
+
+def _domain_limit_exempt():
+    return domain_of(request.form.get("email", "")) in current_app.config["REGISTER_RATE_LIMIT_DOMAIN_EXEMPT"]
+
+
+def _user_key():
+    return f"email-link-user:{current_user.id}"
+
+
+def _link_for(token):
+    """The confirmation link, on SITE_ORIGIN when set (always in production): never on the
+    request's Host header, which the client chooses."""
+    origin = current_app.config["SITE_ORIGIN"] or request.host_url.rstrip("/")
+    return origin + url_for("auth.confirm", token=token)
+
+
+def _send_confirmation(user):
+    if wiring.accounts().send_confirmation(user, _link_for):
+        return True
+    flash("We could not send the email just now. Use \"Send the link again\" on your account page in a minute.", "error")
+    return False
 
 
 def _next_url():
@@ -27,6 +54,9 @@ def _next_url():
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["REGISTER_RATE_LIMIT_IP"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["REGISTER_RATE_LIMIT_DOMAIN"], methods=["POST"],
+               key_func=_registration_domain_key, exempt_when=_domain_limit_exempt)
 def register():
     form = RegisterForm()
     if form.validate_on_submit():
@@ -39,7 +69,9 @@ def register():
                 getattr(form, field).errors.append(message)
         else:
             _start_session(user)
-            flash(f"Welcome, {user.display_name}. Your account is ready.", "success")
+            if _send_confirmation(user):
+                flash(f"Welcome, {user.display_name}. We have emailed a link to {user.email}: open it to confirm "
+                      "your address, and then you can sign and launch petitions.", "success")
             return redirect(_next_url())
     status = 400 if request.method == "POST" else 200
     return render_template("auth/register.html", form=form), status
@@ -71,3 +103,57 @@ def logout():
     session.clear()
     flash("You have been signed out.", "info")
     return redirect(url_for("public.index"))
+
+
+@bp.route("/confirm/<token>")
+def confirm(token):
+    try:
+        user, outcome = wiring.accounts().confirm(token)
+    except (LinkNotValid, EmailTaken) as error:
+        return render_template("auth/confirm.html", problem=error.message), 400
+    if outcome == ADDRESS_CHANGED:
+        flash(f"Your email address is now {user.email}.", "success")
+    elif outcome == ALREADY_CONFIRMED:
+        flash("Your email address was confirmed already.", "info")
+    else:
+        flash("Thank you: your email address is confirmed. You can now sign and launch petitions.", "success")
+    return redirect(url_for("auth.account") if current_user.is_authenticated else url_for("auth.login"))
+
+
+@bp.route("/confirm/resend", methods=["POST"])
+@login_required
+@limiter.limit(lambda: current_app.config["EMAIL_LINK_RATE_LIMIT"], key_func=_user_key)
+def resend_confirmation():
+    user = wiring.accounts().users.get(current_user.id)
+    if user.email_confirmed and not user.pending_email:
+        flash("Your email address is confirmed already.", "info")
+    elif _send_confirmation(user):
+        flash(f"We have sent a new link to {user.pending_email or user.email}. It works for 24 hours.", "success")
+    return redirect(safe_next(request.form.get("next")) or url_for("auth.account"), code=303)
+
+
+@bp.route("/account")
+@login_required
+def account():
+    user = wiring.accounts().users.get(current_user.id)
+    return render_template("auth/account.html", user=user, form=EmailChangeForm())
+
+
+@bp.route("/account/email", methods=["POST"])
+@login_required
+@limiter.limit(lambda: current_app.config["EMAIL_LINK_RATE_LIMIT"], key_func=_user_key)
+def change_email():
+    accounts = wiring.accounts()
+    form = EmailChangeForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.request_email_change(current_user.id, form.email.data, form.password.data)
+        except InvalidInput as error:
+            for field, message in getattr(error, "fields", {}).items():
+                getattr(form, field).errors.append(message)
+        else:
+            accounts.tell_old_address(user, user.email)
+            if _send_confirmation(user):
+                flash(f"We have sent a link to {user.pending_email}. Your address changes when you open it.", "success")
+            return redirect(url_for("auth.account"), code=303)
+    return render_template("auth/account.html", user=accounts.users.get(current_user.id), form=form), 400

@@ -5,6 +5,10 @@ from app.web import wiring
 from app.blueprints.petitions import bp
 from app.blueprints.petitions.forms import PetitionForm
 from app.domain.errors import InvalidInput
+from app.web.auth_session import require_confirmed_email
+
+LAUNCH_NEEDS_CONFIRMED_EMAIL = ("Confirm your email address to launch a petition: follow the link we emailed you, "
+                                "or send a new one.")
 
 
 def _apply_field_errors(form, error):
@@ -61,6 +65,7 @@ def delete(petition_id):
 @bp.route("/petitions/<pid:petition_id>/launch", methods=["POST"])
 @login_required
 def launch(petition_id):
+    require_confirmed_email(LAUNCH_NEEDS_CONFIRMED_EMAIL)
     wiring.petitions().launch(petition_id, current_user.id)
     flash("Your petition is open. Share it so people can sign.", "success")
     return redirect(url_for("public.petition", petition_id=petition_id))

@@ -6,6 +6,7 @@ from app.web import wiring
 from app.blueprints.public import bp
 from app.blueprints.public.cache import PageCache
 from app.domain.errors import NotFound, StoreUnavailable
+from app.web.auth_session import require_confirmed_email
 from app.web.extensions import limiter
 from app.services.browsing import parse_list_query
 from app.services.reports import report_chart, report_csv
@@ -81,14 +82,14 @@ def _signing_endpoint(petition_id, viewer_id, doc, signed):
     """Where the sign button's script signs, with the signing token for this viewer and this
     petition: the site's own signing endpoint, or the Functions app's in functions mode."""
     config = current_app.config
-    if viewer_id is None or doc["state"] != "open" or signed:
+    if viewer_id is None or doc["state"] != "open" or signed or not current_user.email_confirmed:
         return None
     path = f"/api/petitions/{petition_id}/signatures"
     if config["SIGNING_BACKEND"] == "functions":
         url = f"{config['FUNCTIONS_BASE_URL']}{path}?code={config['FUNCTIONS_SIGN_KEY']}"
     else:
         url = request.script_root + path
-    return {"url": url, "token": wiring.signing_tokens().sign_token(viewer_id, petition_id)}
+    return {"url": url, "token": wiring.signing_tokens().sign_token(viewer_id, petition_id, confirmed=True)}
 
 
 @bp.route("/petitions/<pid:petition_id>/report.csv")
@@ -117,5 +118,6 @@ def sign(petition_id):
     if not current_user.is_authenticated:
         flash("Log in or create an account to sign this petition.", "info")
         return redirect(url_for("auth.login", next=url_for("public.petition", petition_id=petition_id)))
+    require_confirmed_email()
     result = wiring.signing().sign(petition_id, current_user.id, request.remote_addr)
     return redirect(url_for("public.petition", petition_id=petition_id, signed=result.outcome), code=303)
