@@ -77,6 +77,15 @@ def test_missing_bad_or_misbound_token_is_401(sign_function, tokens, make_petiti
     assert not redis_client.exists(f"petition:{petition_id}:signers")
 
 
+def test_a_token_of_an_unconfirmed_signer_is_403_and_records_nothing(sign_function, tokens, make_petition, redis_client):
+    petition_id, _ = make_petition()
+    response = sign_function(request(petition_id, tokens.sign_token(41, petition_id, confirmed=False)))
+    assert response.status_code == 403
+    assert body(response)["error"]["code"] == "email_not_confirmed"
+    assert "Confirm your email address" in body(response)["error"]["message"]
+    assert redis_client.scard(f"petition:{petition_id}:signers") == 0
+
+
 def test_expired_token_is_401(sign_function, fn_clients, make_petition, clock, tokens):
     petition_id, _ = make_petition()
     token = tokens.sign_token(41, petition_id, confirmed=True)

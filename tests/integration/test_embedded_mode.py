@@ -17,6 +17,7 @@ def embedded_app(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'petitions.db'}")
     monkeypatch.setenv("USERS_DATABASE_URL", f"sqlite:///{tmp_path / 'users.db'}")
     monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("MAIL_DIR", str(tmp_path / "mail"))
     app = create_app(DevelopmentConfig())
     app.extensions["redis"].flushdb()  # the in-process server outlives one app
     with app.app_context():
@@ -35,7 +36,8 @@ def test_whole_journey_runs_on_sqlite_and_fakeredis(embedded_app):
     app = embedded_app
     assert type(app.extensions["redis"]).__module__.startswith("fakeredis")
     client = app.test_client()
-    register(client, "owner@example.com", "Olive Owner")
+    register(client, "owner@example.com", "Olive Owner")  # confirmed by the link in MAIL_DIR
+    assert "owner@example.com" in client.get("/dev/mail").get_data(as_text=True)
     assert "persister_stop" in app.extensions  # the first request started the background persister
     app.extensions["persister_stop"].set()  # the test drains by hand, to assert without waiting
 
