@@ -109,6 +109,7 @@ class BaseConfig:
         )
         # "Send the link again" and address changes, per account.
         self.EMAIL_LINK_RATE_LIMIT = _env("EMAIL_LINK_RATE_LIMIT", "3 per hour")
+        self.REPORT_RATE_LIMIT = _env("REPORT_RATE_LIMIT", "10 per hour")
 
         # Signed-in users' session data is read from Redis for this long before the users DB is
         # asked again; logout drops it at once (see app/repositories/user_cache.py).

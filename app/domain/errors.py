@@ -69,3 +69,17 @@ class LinkNotValid(DomainError):
 
     status = 400
     code = "link_not_valid"
+
+
+class AlreadyReported(DomainError):
+    """One open report per person per petition."""
+
+    status = 409
+    code = "already_reported"
+
+
+class Forbidden(DomainError):
+    """Signed in, but not allowed here (moderator pages for someone who is not one)."""
+
+    status = 403
+    code = "forbidden"

@@ -14,6 +14,8 @@ class PetitionState(str, enum.Enum):
     DRAFT = "draft"
     OPEN = "open"
     CLOSED = "closed"
+    # Removed by a moderator: out of every open index, no signatures, its signatures kept.
+    TAKEN_DOWN = "taken_down"
 
 
 class Action(str, enum.Enum):
@@ -21,6 +23,8 @@ class Action(str, enum.Enum):
     DELETE = "delete"
     LAUNCH = "launch"
     CLOSE = "close"
+    TAKE_DOWN = "take_down"
+    RESTORE = "restore"
 
 
 # (state, action) -> state after the action. Anything missing is refused.
@@ -29,6 +33,8 @@ TRANSITIONS = {
     (PetitionState.DRAFT, Action.DELETE): None,
     (PetitionState.DRAFT, Action.LAUNCH): PetitionState.OPEN,
     (PetitionState.OPEN, Action.CLOSE): PetitionState.CLOSED,
+    (PetitionState.OPEN, Action.TAKE_DOWN): PetitionState.TAKEN_DOWN,
+    (PetitionState.TAKEN_DOWN, Action.RESTORE): PetitionState.OPEN,
 }
 
 _REFUSALS = {
@@ -36,6 +42,8 @@ _REFUSALS = {
     Action.DELETE: "Only drafts can be deleted: this petition has been launched.",
     Action.LAUNCH: "This petition has already been launched.",
     Action.CLOSE: "Only open petitions can be closed.",
+    Action.TAKE_DOWN: "Only open petitions can be taken down.",
+    Action.RESTORE: "Only a petition that was taken down can be restored.",
 }
 
 

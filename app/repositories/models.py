@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -19,8 +20,10 @@ from sqlalchemy import (
     Unicode,
     UnicodeText,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql import false
 
 from app.domain.emails import mailbox_of
 
@@ -68,6 +71,8 @@ class User(UsersBase):
     pending_email: Mapped[str | None] = mapped_column(Unicode(254))
     # Carried in each confirmation link and bumped when one is used, so a link works once.
     email_link_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Granted and revoked with `flask users grant-moderator / revoke-moderator`.
+    is_moderator: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     @property
     def email_confirmed(self):
@@ -95,8 +100,11 @@ class Petition(PetitionsBase):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # An early close asked for by an operator; the next close sweep carries it out.
     close_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # The final count, written when the petition closes. Open counts live in Redis.
+    # The final count, written when the petition closes (or is taken down). Open counts live in Redis.
     signature_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Set while a moderator has taken the petition down; the reason is shown on its page.
+    taken_down_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    takedown_reason: Mapped[str | None] = mapped_column(UnicodeText)
 
 
 class Signature(PetitionsBase):
@@ -142,6 +150,47 @@ class Notification(PetitionsBase):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Set once the email went out; stays empty when no SMTP server is configured.
     emailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PetitionReport(PetitionsBase):
+    """"Report this petition": one open report per person per petition (a partial unique index),
+    resolved when a moderator dismisses the reports or takes the petition down."""
+
+    __tablename__ = "petition_reports"
+    __table_args__ = (
+        Index(
+            "uq_petition_reports_open", "petition_id", "user_id", unique=True,
+            postgresql_where=text("resolved_at IS NULL"),
+            sqlite_where=text("resolved_at IS NULL"),
+            mssql_where=text("resolved_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(20))
+    details: Mapped[str] = mapped_column(UnicodeText, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolution: Mapped[str | None] = mapped_column(String(20))
+
+
+class ModerationAction(PetitionsBase):
+    """The audit log: every moderator action and every change of who is a moderator. Rows are
+    only ever added. No foreign key, so the log outlives what it names."""
+
+    __tablename__ = "moderation_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # Who acted: a moderator's id and name, or None and "command line" for `flask users ...`.
+    moderator_id: Mapped[int | None] = mapped_column(Integer)
+    moderator_name: Mapped[str] = mapped_column(Unicode(60))
+    action: Mapped[str] = mapped_column(String(30))
+    petition_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[str] = mapped_column(UnicodeText, default="")
 
 
 METADATA_BY_BIND = {None: PetitionsBase.metadata, "users": UsersBase.metadata}

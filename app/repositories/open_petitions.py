@@ -312,6 +312,28 @@ class OpenPetitionStore:
                 part = petition_ids[start : start + chunk]
                 self.redis.hset(keys.ENDED, mapping=dict.fromkeys(part, "closed"))
 
+    def take_down(self, petition_id):
+        """A moderator's take-down, in one transaction: out of every open index and list, refused
+        by the signing script from now on (recorded as ended), its page read from SQL. The signer
+        set stays, so a restore loses no signature Redis has and SQL does not yet. Returns the
+        count at that moment."""
+        with store_errors():
+            pipe = self.redis.pipeline(transaction=True)
+            for index in (keys.OPEN_BY_CLOSING, keys.OPEN_BY_SIGNATURES, keys.OPEN_BY_NEWEST):
+                pipe.zrem(index, petition_id)
+            pipe.hdel(keys.OPEN_TITLES, petition_id)
+            pipe.hdel(keys.OPEN_SUMMARIES, petition_id)
+            pipe.delete(keys.petition_doc(petition_id), keys.legacy_petition_doc(petition_id))
+            pipe.hset(keys.ENDED, petition_id, "taken_down")
+            pipe.scard(keys.signers(petition_id))
+            return pipe.execute()[-1]
+
+    def restore(self, doc, signer_ids):
+        """Puts a taken-down petition back: its signers merged with SQL's, then open to signing."""
+        self.merge_many([(doc, signer_ids)])
+        with store_errors():
+            self.redis.hdel(keys.ENDED, doc["id"])
+
     def remove_open(self, petition_id):
         """Takes a closed petition out of Redis entirely; SQL holds it from now on."""
         with store_errors():

@@ -104,8 +104,35 @@ class PetitionRepository:
             select(Petition).where(Petition.state == PetitionState.OPEN.value).order_by(Petition.id)
         ).all()
 
-    def closed_ids(self):
-        return self.session.scalars(select(Petition.id).where(Petition.state == PetitionState.CLOSED.value)).all()
+    def ended_ids(self):
+        """Petitions that took signatures once and take none now: closed or taken down."""
+        ended = (PetitionState.CLOSED.value, PetitionState.TAKEN_DOWN.value)
+        return self.session.scalars(select(Petition.id).where(Petition.state.in_(ended))).all()
+
+    def mark_taken_down(self, petition_id, at, reason, signature_count):
+        result = self.session.execute(
+            update(Petition)
+            .where(Petition.id == petition_id, Petition.state == PetitionState.OPEN.value)
+            .values(state=PetitionState.TAKEN_DOWN.value, taken_down_at=at, takedown_reason=reason,
+                    signature_count=signature_count)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    def mark_restored(self, petition_id):
+        result = self.session.execute(
+            update(Petition)
+            .where(Petition.id == petition_id, Petition.state == PetitionState.TAKEN_DOWN.value)
+            .values(state=PetitionState.OPEN.value, taken_down_at=None, takedown_reason=None)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    def taken_down(self):
+        return self.session.scalars(
+            select(Petition).where(Petition.state == PetitionState.TAKEN_DOWN.value)
+            .order_by(Petition.taken_down_at.desc())
+        ).all()
 
     def closed_page(self, page, page_size, query=None):
         stmt = select(Petition).where(Petition.state == PetitionState.CLOSED.value)

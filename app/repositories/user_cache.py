@@ -1,5 +1,5 @@
 """What a signed-in request needs to know about its user (id, name, email, whether that email is
-confirmed, session token),
+confirmed, whether they moderate, session token),
 kept briefly in Redis so a signed-in request costs no users-DB query.
 
 Entries live USER_CACHE_SECONDS and are dropped when the session token rotates (logout), so a
@@ -13,7 +13,7 @@ import redis
 from app.repositories import redis_keys as keys
 
 log = logging.getLogger(__name__)
-FIELDS = ("id", "email", "display_name", "session_token", "email_confirmed")
+FIELDS = ("id", "email", "display_name", "session_token", "email_confirmed", "is_moderator")
 _REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 

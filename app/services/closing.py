@@ -18,15 +18,18 @@ log = logging.getLogger(__name__)
 class CloseResult:
     petition_id: int
     signature_count: int
-    closed_at: datetime
+    closed_at: datetime | None
     already_closed: bool
+    # A moderator took the petition down: nothing was closed, and its lifecycle ends here.
+    taken_down: bool = False
 
     def to_dict(self):
         return {
             "petition_id": self.petition_id,
             "signature_count": self.signature_count,
-            "closed_at": self.closed_at.isoformat(),
+            "closed_at": self.closed_at.isoformat() if self.closed_at else None,
             "already_closed": self.already_closed,
+            "taken_down": self.taken_down,
         }
 
 
@@ -42,6 +45,8 @@ class ClosingService:
     def close(self, petition_id):
         """Open -> Closed with every signature the users were told about in SQL."""
         petition = self._get(petition_id)
+        if petition.state == PetitionState.TAKEN_DOWN.value:
+            return CloseResult(petition.id, petition.signature_count, None, already_closed=False, taken_down=True)
         if petition.state == PetitionState.CLOSED.value:
             self.store.stop_signing(petition_id)  # a crash may have left it open after the commit
             self.store.remove_open(petition_id)
@@ -78,9 +83,10 @@ class ClosingService:
         return added
 
     def open_petition(self, petition_id):
-        """The petition, if it is open: only open petitions have a running lifecycle."""
+        """The petition, if it is open or taken down: only those can have a running lifecycle
+        (a take-down ends it with close_now)."""
         petition = self._get(petition_id)
-        if petition.state != PetitionState.OPEN.value:
+        if petition.state not in (PetitionState.OPEN.value, PetitionState.TAKEN_DOWN.value):
             raise InvalidTransition("Only open petitions have a running lifecycle.")
         return petition
 
@@ -133,6 +139,8 @@ class CloseCoordinator:
 
     def finish(self, petition_id):
         result = self.closing.close(petition_id)
+        if result.taken_down:
+            return result
         self.reports.build(petition_id)
         self.notifications.notify_closed(petition_id)
         return result

@@ -25,7 +25,7 @@ def open_document(petition):
 
 
 def sql_document(petition, signature_count):
-    """The same shape for drafts and closed petitions read from SQL."""
+    """The same shape for drafts, closed and taken-down petitions read from SQL."""
     return {
         **_common(petition),
         "state": petition.state,
@@ -34,5 +34,7 @@ def sql_document(petition, signature_count):
         "launched_at": iso_utc(petition.launched_at),
         "closes_at": iso_utc(petition.closes_at),
         "closed_at": iso_utc(petition.closed_at),
+        "taken_down_at": iso_utc(petition.taken_down_at),
+        "takedown_reason": petition.takedown_reason,
         "signature_count": signature_count,
     }

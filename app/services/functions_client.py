@@ -57,3 +57,17 @@ def start_lifecycle_on_launch(client):
             log.warning("could not start the lifecycle of petition %s; the sweep will", petition.id, exc_info=True)
 
     return on_launch
+
+
+def end_lifecycle_on_take_down(client):
+    """The ModerationService on_take_down hook: close_now ends the orchestration of a petition
+    taken down. A failed call is logged: the take-down has committed, and the orchestration
+    ends by itself at the deadline, when its close step finds the petition taken down."""
+
+    def on_take_down(petition):
+        try:
+            client.close_now(petition.id)
+        except Exception:  # never turn a committed take-down into an error page
+            log.warning("could not end the lifecycle of petition %s", petition.id, exc_info=True)
+
+    return on_take_down

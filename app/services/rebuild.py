@@ -41,7 +41,7 @@ def rebuild_open_index(store, petitions, signatures, clock):
     open_rows = petitions.open_petitions()
     signers = signatures.signers_by_petition([p.id for p in open_rows])
     store.merge_many((open_document(p), signers[p.id]) for p in open_rows)
-    store.mark_ended(list(petitions.closed_ids()))  # so refusals say "closed" without SQL
+    store.mark_ended(list(petitions.ended_ids()))  # so refusals say "ended" without SQL
     store.mark_ready(clock().isoformat())
     # Whole documents exist only where a release before v3 ran (not after Redis lost its data),
     # and only for petitions open when v3 arrived: closing deletes the rest.

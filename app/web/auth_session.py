@@ -18,6 +18,8 @@ class CurrentUser(UserMixin):
         self.display_name = user.display_name
         self.session_token = user.session_token
         self.email_confirmed = user.email_confirmed
+        # For the navigation only: /moderation checks the users DB itself on every request.
+        self.is_moderator = user.is_moderator
 
     def get_id(self):
         return f"{self.id}:{self.session_token}"

@@ -1,4 +1,4 @@
-"""`flask` commands: persister, Redis rebuild, petition closing and demo data."""
+"""`flask` commands: persister, Redis rebuild, petition closing, moderators and demo data."""
 import threading
 
 import click
@@ -30,6 +30,7 @@ def register_commands(app):
     app.cli.add_command(redis_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(petitions_cli)
+    app.cli.add_command(users_cli)
 
 
 @click.group("signatures", help="The signature outbox.")
@@ -113,8 +114,42 @@ def close_now(petition_id):
         result = wiring.close_coordinator().finish(petition_id)
     except DomainError as error:
         raise click.ClickException(error.message) from None
+    if result.taken_down:
+        raise click.ClickException(f"petition {petition_id} is taken down: restore it in /moderation first")
     verb = "was already closed" if result.already_closed else "closed"
     click.echo(f"petition {petition_id} {verb} with {result.signature_count} signatures")
+
+
+@click.group("users", help="Accounts and roles.")
+def users_cli():
+    pass
+
+
+def _set_moderator(email, grant):
+    from app.domain.errors import DomainError
+
+    try:
+        user = wiring.moderation().set_moderator(email, grant)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    current_app.extensions["user_cache"].forget(user.id)  # the next request reads the new role
+    return user
+
+
+@users_cli.command("grant-moderator")
+@click.argument("email")
+def grant_moderator(email):
+    """Let the account with EMAIL use /moderation (logged in the audit log)."""
+    user = _set_moderator(email, True)
+    click.echo(f"{user.email} is now a moderator")
+
+
+@users_cli.command("revoke-moderator")
+@click.argument("email")
+def revoke_moderator(email):
+    """Take /moderation away from the account with EMAIL (logged in the audit log)."""
+    user = _set_moderator(email, False)
+    click.echo(f"{user.email} is no longer a moderator")
 
 
 @click.group("demo", help="Demo data for local runs.")

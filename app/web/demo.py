@@ -33,6 +33,7 @@ def load_demo_data(app):
     now = utcnow()
     for user in users:  # example.com receives no mail: the demo accounts start confirmed
         user.email_confirmed_at = now
+    users[2].is_moderator = True  # Carol moderates, so /moderation can be tried at once
     db.session.commit()
     store = wiring.open_store()
     petitions_repo = PetitionRepository(db.session)

@@ -101,12 +101,13 @@ def register_redis(app):
 def register_blueprints(app):
     from app.blueprints.api import bp as api_bp
     from app.blueprints.auth import bp as auth_bp
+    from app.blueprints.moderation import bp as moderation_bp
     from app.blueprints.petitions import bp as petitions_bp
     from app.blueprints.public import bp as public_bp
     from app.web.converters import PetitionIdConverter
 
     app.url_map.converters["pid"] = PetitionIdConverter
-    for blueprint in (public_bp, auth_bp, petitions_bp, api_bp):
+    for blueprint in (public_bp, auth_bp, petitions_bp, api_bp, moderation_bp):
         app.register_blueprint(blueprint)
     if app.config["DEV_MAIL_VIEWER"]:
         from app.blueprints.dev_mail import bp as dev_mail_bp
@@ -142,10 +143,15 @@ def register_template_helpers(app):
 
 def register_functions_backend(app):
     """SIGNING_BACKEND=functions: launches start the petition's orchestration in the Functions
-    app (PetitionService's on_launch hook). Inline mode needs nothing here."""
+    app (PetitionService's on_launch hook), and take-downs end it. Inline mode needs nothing
+    here."""
     if app.config["SIGNING_BACKEND"] != "functions":
         return
-    from app.services.functions_client import FunctionsClient, start_lifecycle_on_launch
+    from app.services.functions_client import (
+        FunctionsClient,
+        end_lifecycle_on_take_down,
+        start_lifecycle_on_launch,
+    )
     from app.services.signing_tokens import SigningTokens
 
     client = FunctionsClient(
@@ -155,6 +161,10 @@ def register_functions_backend(app):
     )
     app.extensions["functions_client"] = client
     app.extensions["on_launch"] = start_lifecycle_on_launch(client)
+    app.extensions["moderation_hooks"] = {  # a restored petition gets a new orchestration
+        "on_take_down": end_lifecycle_on_take_down(client),
+        "on_restore": start_lifecycle_on_launch(client),
+    }
 
 
 def register_signing_endpoint(app):

@@ -8,7 +8,10 @@ from app.repositories.users_sql import UserRepository
 from app.services.accounts import AccountService
 from app.services.browsing import BrowseService
 from app.services.email_links import EmailLinks
+from app.repositories.moderation_sql import ModerationLog, ReportRepository
+from app.repositories.petitions_sql import SignatureRepository
 from app.services.mail import make_mailer
+from app.services.moderation import ModerationService
 from app.services.petitions import PetitionService
 
 
@@ -46,6 +49,21 @@ def petitions():
         PetitionRepository(db.session),
         open_store(),
         on_launch=current_app.extensions.get("on_launch"),
+    )
+
+
+def moderation():
+    hooks = current_app.extensions.get("moderation_hooks", {})
+    return ModerationService(
+        db.session,
+        PetitionRepository(db.session),
+        SignatureRepository(db.session),
+        ReportRepository(db.session),
+        ModerationLog(db.session),
+        open_store(),
+        users=UserRepository(db.session),
+        mailer=make_mailer(current_app.config),
+        **hooks,
     )
 
 

@@ -39,11 +39,14 @@ async def ensure_started(client, petition):
 
 
 async def ensure_closing(client, petition):
-    """The sweep's safety net: a live orchestration is told to close now; a missing, failed or
-    terminated one is started again (past its deadline it goes straight to the close)."""
+    """The sweep's safety net: a live orchestration is told to close now (a taken-down petition's
+    then ends); a missing, failed or terminated one of an open petition is started again (past
+    its deadline it goes straight to the close)."""
     iid = instance_id(petition.id)
     if is_live(await client.get_status(iid)):
         await client.raise_event(iid, CLOSE_NOW)
         return "resumed"
+    if petition.state == "taken_down":  # nothing to close, and no lifecycle to end
+        return "ended"
     await client.start_new(ORCHESTRATOR, iid, orchestration_input(petition))
     return "started"

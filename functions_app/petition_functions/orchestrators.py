@@ -1,4 +1,5 @@
-"""The lifecycle orchestration: wait for the deadline or close_now, then close, report, notify.
+"""The lifecycle orchestration: wait for the deadline or close_now, then close, report, notify
+(or, for a petition a moderator took down, end after the close step finds it so).
 
 Deterministic: only yields, durable timers and current_utc_datetime; logs only when not replaying.
 """
@@ -39,6 +40,9 @@ def petition_lifecycle(context: df.DurableOrchestrationContext):
 
     context.set_custom_status({"stage": "closing", "reason": reason})
     closed = yield context.call_activity_with_retry(lifecycle.CLOSE_PETITION, RETRY, petition_id)
+    if closed.get("taken_down"):  # a moderator took it down: nothing to report or tell
+        context.set_custom_status({"stage": "done", "reason": "taken_down"})
+        return {"petition_id": petition_id, "reason": "taken_down", "closed": closed, "report": None}
     context.set_custom_status({"stage": "reporting", "reason": reason})
     report = yield context.call_activity_with_retry(lifecycle.BUILD_REPORT, RETRY, petition_id)
     context.set_custom_status({"stage": "notifying", "reason": reason})

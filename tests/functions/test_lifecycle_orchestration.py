@@ -114,6 +114,36 @@ def test_close_now_on_a_long_petition_stops_waiting_at_once(app, fn_clients, clo
     assert all(fired <= launched + timedelta(days=10) for fired, _ in driver.timer_log)
 
 
+def take_down(app, petition_id):
+    from app.web import wiring
+
+    moderator = type("Moderator", (), {"id": 1, "display_name": "Mo"})
+    with app.app_context():
+        wiring.moderation().take_down(petition_id, moderator, "Names and insults a private person.")
+
+
+@pytest.mark.parametrize("ended_by", ["close_now", "deadline"])
+def test_a_taken_down_petition_ends_its_lifecycle_without_closing(
+    app, fn_clients, clock, make_petition, lifecycle_handles, ended_by
+):
+    launched = clock.now
+    petition_id, _ = make_petition(days=3)
+    sign_at(launched + timedelta(minutes=5), petition_id, [7, 8])
+    driver = drive(lifecycle_handles, clock, petition_id, launched + timedelta(days=3))
+    driver.run(until=launched + timedelta(days=1))
+    take_down(app, petition_id)
+    if ended_by == "close_now":  # what the web app's on_take_down hook raises
+        driver.raise_event("close_now")
+    driver.run()
+
+    assert driver.status == "Completed", driver.error
+    assert [name for name, *_ in driver.activity_log] == ["close_petition"]
+    assert driver.output["reason"] == "taken_down" and driver.custom_status == {"stage": "done", "reason": "taken_down"}
+    petition, report, notes = petition_row(app, petition_id)
+    assert petition.state == "taken_down" and petition.signature_count == 2
+    assert report is None and notes == []
+
+
 def flaky(function, failures):
     """Fault injection around the real activity: the first `failures` calls raise."""
     calls = {"n": 0}

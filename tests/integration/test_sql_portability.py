@@ -79,7 +79,14 @@ def test_every_table_compiles_for_sql_server(table):
     if surrogate_key:  # reports is keyed by its petition's id; every other key autoincrements
         assert "IDENTITY" in ddl
     for index in table.indexes:
-        assert f"CREATE INDEX {index.name}" in str(CreateIndex(index).compile(dialect=MSSQL))
+        kind = "UNIQUE INDEX" if index.unique else "INDEX"
+        assert f"CREATE {kind} {index.name}" in str(CreateIndex(index).compile(dialect=MSSQL))
+
+
+def test_one_open_report_per_person_is_a_filtered_index_on_sql_server():
+    index = next(i for i in METADATA_BY_BIND[None].tables["petition_reports"].indexes if i.unique)
+    ddl = str(CreateIndex(index).compile(dialect=MSSQL))
+    assert ddl.endswith("(petition_id, user_id) WHERE resolved_at IS NULL")
 
 
 def test_sql_server_types_and_constraints():

@@ -42,7 +42,7 @@ def test_a_stale_card_with_another_token_is_refused(app, client, redis_client):
     register(client, "ann@example.com", "Ann Example")
     client.get("/my/petitions")
     user_id = next(k for k in redis_client.scan_iter("user:*:card")).decode().split(":")[1]
-    redis_client.set(keys.user_card(user_id), b'{"id": %s, "email": "x", "display_name": "x", "session_token": "other", "email_confirmed": true}' % user_id.encode())
+    redis_client.set(keys.user_card(user_id), b'{"id": %s, "email": "x", "display_name": "x", "session_token": "other", "email_confirmed": true, "is_moderator": false}' % user_id.encode())
     assert client.get("/my/petitions").status_code == 302
 
 

@@ -22,7 +22,8 @@ value = st.one_of(
     st.text(st.characters(codec="utf-8"), max_size=300), big,
 )
 fields = st.dictionaries(
-    st.sampled_from(["email", "display_name", "password", "title", "body", "duration_days", "extra"]),
+    st.sampled_from(["email", "display_name", "password", "title", "body", "duration_days", "reason", "details",
+                     "note", "extra"]),
     value, max_size=6,
 )
 params = st.dictionaries(st.sampled_from(["sort", "page", "q", "state", "x"]), value, max_size=5)
@@ -41,6 +42,10 @@ TEMPLATES = [
     ("GET", "/petitions/<id>/report.csv", params), ("GET", "/api/petitions/<id>/report", params),
     ("GET", "/auth/account", params), ("GET", "/auth/confirm/<id>", params),
     ("POST", "/auth/confirm/resend", fields), ("POST", "/auth/account/email", fields),
+    ("GET", "/petitions/<id>/flag", params), ("POST", "/petitions/<id>/flag", fields),
+    ("GET", "/moderation", params), ("GET", "/moderation/log", params), ("GET", "/moderation/petitions/<id>", params),
+    ("POST", "/moderation/petitions/<id>/take-down", fields), ("POST", "/moderation/petitions/<id>/restore", fields),
+    ("POST", "/moderation/petitions/<id>/dismiss", fields),
     ("POST", "/auth/register", fields), ("POST", "/auth/login", fields), ("POST", "/auth/logout", fields),
     ("POST", "/petitions/new", fields), ("POST", "/petitions/<id>/edit", fields),
     ("POST", "/petitions/<id>/delete", fields), ("POST", "/petitions/<id>/launch", fields),
@@ -59,6 +64,8 @@ def requests(draw):
 
 def test_no_fuzzed_request_gets_a_5xx(app, client):
     register(client, "fuzz@example.com", "Fuzz Owner")
+    with app.app_context():  # a moderator, so the moderation forms are fuzzed past their gate
+        assert app.test_cli_runner().invoke(args=["users", "grant-moderator", "fuzz@example.com"]).exit_code == 0
     create_draft(client)  # petition 1: a draft
     launch(client, create_draft(client, title="An open petition to fuzz"))  # petition 2: open
     token = csrf_token(client, "/petitions/new")

@@ -15,7 +15,7 @@ from app.domain.petitions import (
     validate_petition_fields,
 )
 
-DRAFT, OPEN, CLOSED = PetitionState.DRAFT, PetitionState.OPEN, PetitionState.CLOSED
+DRAFT, OPEN, CLOSED, TAKEN_DOWN = PetitionState.DRAFT, PetitionState.OPEN, PetitionState.CLOSED, PetitionState.TAKEN_DOWN
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 
 ALLOWED = {
@@ -23,6 +23,8 @@ ALLOWED = {
     (DRAFT, Action.DELETE): None,
     (DRAFT, Action.LAUNCH): OPEN,
     (OPEN, Action.CLOSE): CLOSED,
+    (OPEN, Action.TAKE_DOWN): TAKEN_DOWN,
+    (TAKEN_DOWN, Action.RESTORE): OPEN,
 }
 REFUSED = [
     (state, action)

@@ -46,6 +46,8 @@ def petition(petition_id):
     doc = wiring.browsing().petition(petition_id)
     item = _summary(doc)
     item.update(body=doc["body"], owner=doc["owner_name"])
+    if doc["state"] == "taken_down":  # its text is withheld; the moderators' reason is public
+        item.update(body=None, taken_down={"at": doc["taken_down_at"], "reason": doc["takedown_reason"]})
     return _cacheable(item, LIST_MAX_AGE)
 
 

@@ -1,11 +1,12 @@
 from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_limiter.util import get_remote_address
-from flask_login import current_user
+from flask_login import current_user, login_required
 
 from app.web import wiring
 from app.blueprints.public import bp
 from app.blueprints.public.cache import PageCache
-from app.domain.errors import NotFound, StoreUnavailable
+from app.blueprints.public.forms import ReportForm
+from app.domain.errors import AlreadyReported, InvalidInput, NotFound, StoreUnavailable
 from app.web.auth_session import require_confirmed_email
 from app.web.extensions import limiter
 from app.services.browsing import parse_list_query
@@ -121,3 +122,33 @@ def sign(petition_id):
     require_confirmed_email()
     result = wiring.signing().sign(petition_id, current_user.id, request.remote_addr)
     return redirect(url_for("public.petition", petition_id=petition_id, signed=result.outcome), code=303)
+
+
+def _reporter_key():
+    return f"report-user:{current_user.id}"
+
+
+@bp.route("/petitions/<pid:petition_id>/flag", methods=["GET", "POST"])
+@login_required
+@limiter.limit(lambda: current_app.config["REPORT_RATE_LIMIT"], methods=["POST"], key_func=_reporter_key)
+def flag(petition_id):
+    """"Report this petition": one open report per person per petition, for the moderators."""
+    require_confirmed_email("Confirm your email address to report a petition: open the link we emailed you.")
+    doc = wiring.browsing().petition(petition_id, current_user.id)
+    if doc["state"] != "open":
+        raise NotFound("Only open petitions can be reported.")
+    form = ReportForm()
+    if form.validate_on_submit():
+        try:
+            wiring.moderation().report(petition_id, current_user.id, form.reason.data, form.details.data)
+        except InvalidInput as error:
+            for field, message in getattr(error, "fields", {}).items():
+                getattr(form, field).errors.append(message)
+        except AlreadyReported as error:
+            flash(error.message, "info")
+            return redirect(url_for("public.petition", petition_id=petition_id), code=303)
+        else:
+            flash("Thank you. Our moderators will look at this petition.", "success")
+            return redirect(url_for("public.petition", petition_id=petition_id), code=303)
+    status = 400 if request.method == "POST" else 200
+    return render_template("public/flag.html", petition=doc, form=form), status

@@ -1,0 +1,17 @@
+from flask_wtf import FlaskForm
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from app.services.moderation import DETAILS_MAX, TAKEDOWN_REASON_MAX, TAKEDOWN_REASON_MIN
+
+
+class TakeDownForm(FlaskForm):
+    reason = TextAreaField(
+        f"Reason shown on the petition's page ({TAKEDOWN_REASON_MIN} to {TAKEDOWN_REASON_MAX:,} characters)",
+        validators=[DataRequired(), Length(min=TAKEDOWN_REASON_MIN, max=TAKEDOWN_REASON_MAX)],
+    )
+
+
+class DismissForm(FlaskForm):
+    note = TextAreaField(f"Note for the audit log (optional, up to {DETAILS_MAX:,} characters)",
+                         validators=[Length(max=DETAILS_MAX)])

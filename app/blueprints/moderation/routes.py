@@ -1,0 +1,93 @@
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app.blueprints.moderation import bp
+from app.blueprints.moderation.forms import DismissForm, TakeDownForm
+from app.domain.errors import Forbidden, InvalidInput
+from app.services.moderation import REPORT_REASONS
+from app.web import wiring
+from app.web.extensions import login_manager
+
+LOG_PAGE_SIZE = 100
+MAX_LOG_PAGE = 10_000
+
+
+@bp.before_request
+def moderators_only():
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    user = wiring.accounts().users.get(current_user.id)
+    if user is None or not user.is_moderator:
+        raise Forbidden("These pages are for moderators.")
+    return None
+
+
+@bp.route("")
+def queue():
+    service = wiring.moderation()
+    return render_template("moderation/queue.html", queue=service.queue(), taken_down=service.taken_down())
+
+
+def _petition_page(petition_id, take_down_form=None, dismiss_form=None, status=200):
+    petition, reports, entries = wiring.moderation().petition(petition_id)
+    return render_template(
+        "moderation/petition.html", petition=petition, reports=reports, entries=entries, reasons=REPORT_REASONS,
+        take_down_form=take_down_form or TakeDownForm(formdata=None),
+        dismiss_form=dismiss_form or DismissForm(formdata=None),
+    ), status
+
+
+@bp.route("/petitions/<pid:petition_id>")
+def petition(petition_id):
+    return _petition_page(petition_id)
+
+
+def _with_field_errors(form, error):
+    for field, message in getattr(error, "fields", {}).items():
+        getattr(form, field).errors.append(message)
+
+
+@bp.route("/petitions/<pid:petition_id>/take-down", methods=["POST"])
+def take_down(petition_id):
+    form = TakeDownForm()
+    if form.validate_on_submit():
+        try:
+            wiring.moderation().take_down(petition_id, current_user, form.reason.data)
+        except InvalidInput as error:
+            _with_field_errors(form, error)
+        else:
+            flash("The petition is taken down: it takes no signatures and is in no list. Its owner has been told.", "success")
+            return redirect(url_for("moderation.petition", petition_id=petition_id), code=303)
+    return _petition_page(petition_id, take_down_form=form, status=400)
+
+
+@bp.route("/petitions/<pid:petition_id>/restore", methods=["POST"])
+def restore(petition_id):  # CSRFProtect has checked the form's token
+    wiring.moderation().restore(petition_id, current_user)
+    flash("The petition is open again. Its owner has been told.", "success")
+    return redirect(url_for("moderation.petition", petition_id=petition_id), code=303)
+
+
+@bp.route("/petitions/<pid:petition_id>/dismiss", methods=["POST"])
+def dismiss(petition_id):
+    form = DismissForm()
+    if form.validate_on_submit():
+        try:
+            dismissed = wiring.moderation().dismiss_reports(petition_id, current_user, form.note.data)
+        except InvalidInput as error:
+            _with_field_errors(form, error)
+        else:
+            flash(f"{dismissed} report{'' if dismissed == 1 else 's'} dismissed.", "success")
+            return redirect(url_for("moderation.queue"), code=303)
+    return _petition_page(petition_id, dismiss_form=form, status=400)
+
+
+@bp.route("/log")
+def audit_log():
+    raw = request.args.get("page") or "1"
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_LOG_PAGE:
+        raise InvalidInput(f"page must be a whole number from 1 to {MAX_LOG_PAGE:,}.")
+    page = int(raw)
+    entries, total = wiring.moderation().log_page(page, LOG_PAGE_SIZE)
+    pages = max(1, -(-total // LOG_PAGE_SIZE))
+    return render_template("moderation/log.html", entries=entries, page=page, pages=pages, total=total)
