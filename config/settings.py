@@ -110,6 +110,9 @@ class BaseConfig:
         # "Send the link again" and address changes, per account.
         self.EMAIL_LINK_RATE_LIMIT = _env("EMAIL_LINK_RATE_LIMIT", "3 per hour")
         self.REPORT_RATE_LIMIT = _env("REPORT_RATE_LIMIT", "10 per hour")
+        # Signatures at which the responding body answers, and at which a debate is considered.
+        self.RESPONSE_THRESHOLD = _env_int("RESPONSE_THRESHOLD", 10_000)
+        self.DEBATE_THRESHOLD = _env_int("DEBATE_THRESHOLD", 100_000)
 
         # Signed-in users' session data is read from Redis for this long before the users DB is
         # asked again; logout drops it at once (see app/repositories/user_cache.py).

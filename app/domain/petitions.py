@@ -129,6 +129,16 @@ def next_milestone(count):
     return milestone
 
 
+def thresholds(count, response_at, debate_at):
+    """What the petition's count has earned, as the petition page and the API show it."""
+    return [
+        {"kind": "response", "signatures": response_at, "reached": count >= response_at,
+         "label": "the government responds"},
+        {"kind": "debate", "signatures": debate_at, "reached": count >= debate_at,
+         "label": "considered for debate"},
+    ]
+
+
 def milestones_reached(count):
     reached, milestone = [], 100
     while count >= milestone:

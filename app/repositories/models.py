@@ -6,11 +6,12 @@ info is what Flask-SQLAlchemy's session uses to route a table to its engine.
 Text people type is Unicode/UnicodeText: VARCHAR/TEXT on PostgreSQL and SQLite as before, but
 NVARCHAR on SQL Server, whose VARCHAR keeps only its code page and turns the rest into "?".
 """
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -22,7 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql import false
 
 from app.domain.emails import mailbox_of
@@ -105,6 +106,8 @@ class Petition(PetitionsBase):
     # Set while a moderator has taken the petition down; the reason is shown on its page.
     taken_down_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     takedown_reason: Mapped[str | None] = mapped_column(UnicodeText)
+    # The official response, once published; loaded with the petition (one more query per load).
+    response: Mapped["PetitionResponse | None"] = relationship(lazy="selectin", uselist=False)
 
 
 class Signature(PetitionsBase):
@@ -150,6 +153,20 @@ class Notification(PetitionsBase):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Set once the email went out; stays empty when no SMTP server is configured.
     emailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PetitionResponse(PetitionsBase):
+    """The responding body's answer to a petition that crossed RESPONSE_THRESHOLD, published by
+    a moderator on its behalf."""
+
+    __tablename__ = "petition_responses"
+
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"), primary_key=True)
+    body: Mapped[str] = mapped_column(UnicodeText)
+    responded_on: Mapped[date] = mapped_column(Date)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    moderator_id: Mapped[int] = mapped_column(Integer)
+    moderator_name: Mapped[str] = mapped_column(Unicode(60))
 
 
 class PetitionReport(PetitionsBase):

@@ -106,7 +106,7 @@ SUMMARY_FIELDS = ("id", "title", "state", "launched_at", "closes_at")
 # What the petition's own page and API answer add to its summary: the petition's document key
 # holds only these, and get() joins the two. Nothing is stored twice, and the timestamps the
 # indexes are scored by (and the owner's id) are not stored at all: no read used them.
-DETAIL_FIELDS = ("body", "owner_name")
+DETAIL_FIELDS = ("body", "owner_name", "response")  # "response" only once one is published
 
 
 def _documents_write(docs, ids):
@@ -196,7 +196,7 @@ def _merge_batches(items, score_sha, chunk):
 
 
 def _fields_json(doc, fields):
-    return orjson.dumps({field: doc[field] for field in fields})
+    return orjson.dumps({field: doc[field] for field in fields if field in doc})
 
 
 def _read_replies(connection, replies):
@@ -327,6 +327,22 @@ class OpenPetitionStore:
             pipe.hset(keys.ENDED, petition_id, "taken_down")
             pipe.scard(keys.signers(petition_id))
             return pipe.execute()[-1]
+
+    def set_response(self, petition_id, response):
+        """Adds the published response to an open petition's document (no-op if it is not open)."""
+        with store_errors():
+            raw = self.redis.get(keys.petition_doc(petition_id))
+            if raw is not None:
+                detail = orjson.loads(raw)
+                detail["response"] = response
+                self.redis.set(keys.petition_doc(petition_id), orjson.dumps(detail), xx=True)
+
+    def at_least(self, signatures, limit=500):
+        """{petition id: count} for open petitions with at least `signatures` signatures."""
+        with store_errors():
+            rows = self.redis.zrangebyscore(keys.OPEN_BY_SIGNATURES, signatures, "+inf", start=0, num=limit,
+                                            withscores=True)
+        return {int(pid): int(score) for pid, score in rows}
 
     def restore(self, doc, signer_ids):
         """Puts a taken-down petition back: its signers merged with SQL's, then open to signing."""

@@ -3,7 +3,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.domain.petitions import PetitionState
-from app.repositories.models import Notification, Petition, Signature
+from app.repositories.models import Notification, Petition, PetitionResponse, Signature
 
 
 # `%b`: psycopg sends the arrays in binary, so no element is formatted or parsed as text.
@@ -127,6 +127,18 @@ class PetitionRepository:
             .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1
+
+    def awaiting_response(self, open_ids, threshold):
+        """Petitions with no published response that have reached `threshold`: the open ones in
+        `open_ids` (counted in Redis) and closed ones by their final count."""
+        responded = select(PetitionResponse.petition_id).where(PetitionResponse.petition_id == Petition.id)
+        reached = Petition.state == PetitionState.CLOSED.value
+        reached = reached & (Petition.signature_count >= threshold)
+        if open_ids:
+            reached = reached | ((Petition.state == PetitionState.OPEN.value) & Petition.id.in_(open_ids))
+        return self.session.scalars(
+            select(Petition).where(reached, ~responded.exists()).order_by(Petition.launched_at, Petition.id)
+        ).all()
 
     def taken_down(self):
         return self.session.scalars(

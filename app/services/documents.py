@@ -1,14 +1,26 @@
-"""The Redis document of an open petition: serialised once at launch (open petitions never change)."""
+"""The Redis document of an open petition, serialised at launch (an open petition changes only
+when its official response is published), and the same shape from SQL."""
 from app.domain.petitions import as_utc, iso_utc
 
 
 def _common(petition):
-    return {
+    doc = {
         "id": petition.id,
         "title": petition.title,
         "body": petition.body,
         "owner_name": petition.owner_name,
         "owner_id": petition.owner_id,
+    }
+    if petition.response is not None:
+        doc["response"] = response_dict(petition.response)
+    return doc
+
+
+def response_dict(response):
+    return {
+        "body": response.body,
+        "responded_on": response.responded_on.isoformat(),
+        "published_at": iso_utc(response.published_at),
     }
 
 

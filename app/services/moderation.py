@@ -12,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 
 from app.domain.emails import mailbox_of
 from app.domain.errors import AlreadyReported, InvalidInput, InvalidTransition, NotFound
-from app.domain.petitions import Action, PetitionState, transition, utcnow
-from app.repositories.models import PetitionReport
-from app.services.documents import open_document
+from app.domain.petitions import Action, PetitionState, as_utc, transition, utcnow
+from app.repositories.models import PetitionReport, PetitionResponse
+from app.services.documents import open_document, response_dict
 from app.services.mail import SEND_ERRORS
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ REPORT_REASONS = {
 }
 DETAILS_MAX = 1000
 TAKEDOWN_REASON_MIN, TAKEDOWN_REASON_MAX = 10, 1000
+RESPONSE_MIN, RESPONSE_MAX = 20, 10_000
 COMMAND_LINE = "command line"  # the moderator name logged for `flask users ...`
 ALREADY_REPORTED = "You have reported this petition already. Our moderators will look at it."
 
@@ -79,6 +80,40 @@ class ModerationService:
 
     def taken_down(self):
         return self.petitions.taken_down()
+
+    def awaiting_response(self, threshold):
+        """[(petition, count)] that reached `threshold` and have no published response yet."""
+        open_counts = self.store.at_least(threshold)
+        rows = self.petitions.awaiting_response(list(open_counts), threshold)
+        return [(p, open_counts.get(p.id, p.signature_count)) for p in rows]
+
+    def publish_response(self, petition_id, moderator, body, responded_on):
+        """Publishes (or corrects) the official response, shown on the petition's page and in
+        the API from then on."""
+        body = "\n".join(line.rstrip() for line in (body or "").strip().splitlines())
+        if not RESPONSE_MIN <= len(body) <= RESPONSE_MAX:
+            _refuse("body", f"The response must be {RESPONSE_MIN} to {RESPONSE_MAX:,} characters.")
+        petition = self._get(petition_id)
+        if petition.state not in (PetitionState.OPEN.value, PetitionState.CLOSED.value):
+            raise InvalidTransition("Only open or closed petitions get a response.")
+        today = self.clock().date()
+        if responded_on is None or responded_on > today or responded_on < as_utc(petition.launched_at).date():
+            _refuse("responded_on", "Give the date of the response: not before the launch, not in the future.")
+        corrected = petition.response is not None
+        response = petition.response
+        if response is None:
+            response = PetitionResponse(petition_id=petition_id)
+            self.session.add(response)
+        response.body, response.responded_on = body, responded_on
+        response.published_at, response.moderator_id, response.moderator_name = (
+            self.clock(), moderator.id, moderator.display_name)
+        self.audit.add("correct_response" if corrected else "publish_response", moderator.id,
+                       moderator.display_name, petition_id, details=f"dated {responded_on.isoformat()}")
+        self.session.commit()
+        self.session.refresh(petition)
+        if petition.state == PetitionState.OPEN.value:
+            self.store.set_response(petition_id, response_dict(petition.response))
+        return petition.response
 
     def petition(self, petition_id):
         """(petition, its open reports, its audit entries) for the moderator's petition page."""

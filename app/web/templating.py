@@ -4,7 +4,7 @@ from datetime import datetime
 
 from jinja2.ext import Extension
 
-from app.domain.petitions import as_utc, next_milestone
+from app.domain.petitions import as_utc, next_milestone, thresholds
 
 INDENTATION = re.compile(r"\n[ \t]+")
 
@@ -45,3 +45,5 @@ def register_filters(app):
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["number"] = lambda n: f"{int(n or 0):,}"
     app.jinja_env.globals["progress"] = progress
+    app.jinja_env.globals["thresholds"] = lambda count: thresholds(
+        count, app.config["RESPONSE_THRESHOLD"], app.config["DEBATE_THRESHOLD"])

@@ -1,4 +1,5 @@
-"""Moderation: moderators, reports of petitions, take-downs and the audit log.
+"""Moderation: moderators, reports of petitions, take-downs, the audit log, and official
+responses to petitions.
 
 Revision ID: 0005
 Revises: 0004
@@ -58,9 +59,22 @@ def upgrade_():
     )
     op.create_index("ix_moderation_log_created_at", "moderation_log", ["created_at"])
     op.create_index("ix_moderation_log_petition_id", "moderation_log", ["petition_id"])
+    op.create_table(
+        "petition_responses",
+        sa.Column("petition_id", sa.Integer(), nullable=False),
+        sa.Column("body", sa.UnicodeText(), nullable=False),
+        sa.Column("responded_on", sa.Date(), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("moderator_id", sa.Integer(), nullable=False),
+        sa.Column("moderator_name", sa.Unicode(60), nullable=False),
+        sa.PrimaryKeyConstraint("petition_id", name="pk_petition_responses"),
+        sa.ForeignKeyConstraint(["petition_id"], ["petitions.id"], ondelete="CASCADE",
+                                name="fk_petition_responses_petition_id_petitions"),
+    )
 
 
 def downgrade_():
+    op.drop_table("petition_responses")
     op.drop_table("moderation_log")
     op.drop_table("petition_reports")
     with op.batch_alter_table("petitions") as batch:

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.domain.errors import NotOpenForSigning
+from app.domain.petitions import utcnow
 from app.repositories import redis_keys as keys
 from app.repositories.models import ModerationAction, PetitionReport, Signature
 from app.services.mail import read_mail_dir
@@ -14,7 +15,7 @@ from app.web import wiring
 from app.web.extensions import db
 from config.settings import TestConfig as BaseTestConfig
 from tests.helpers import csrf_token, login, post_form, sign
-from tests.integration.support import login_as, make_draft, make_open, make_user, petition_row
+from tests.integration.support import close_now, login_as, make_draft, make_open, make_user, petition_row
 
 ERROR_RE = re.compile(r'class="error-message"[^>]*>([^<]*)<')
 REASON = "It names and insults a private person."
@@ -99,7 +100,7 @@ def test_every_moderation_route_is_403_for_a_signed_in_non_moderator(app, petiti
     client = browser_as(app, owner)
     token = csrf_token(client, "/")
     urls = list(moderation_urls(app, petition))
-    assert len(urls) == 6
+    assert len(urls) == 7
     for method, url in urls:
         response = client.open(url, method=method, data={"csrf_token": token, "reason": REASON})
         assert response.status_code == 403, (method, url)
@@ -300,3 +301,81 @@ def test_the_audit_log_pages_every_action(app, petition, mod_client):
     assert "take down" in page and "Mo Moderator" in page and REASON in page and "grant moderator" in page
     assert mod_client.get("/moderation/log?page=0").status_code == 400
     assert mod_client.get("/moderation/log?page=abc").status_code == 400
+
+
+# -- thresholds and responses -------------------------------------------------------------------
+@pytest.fixture
+def low_thresholds(app):
+    app.config.update(RESPONSE_THRESHOLD=3, DEBATE_THRESHOLD=5)
+
+
+def sign_by(app, petition_id, count, start=2000):
+    with app.app_context():
+        for uid in range(start, start + count):
+            wiring.signing().sign(petition_id, uid)
+
+
+def publish(client, petition_id, body="The government has considered this petition carefully.", day=None):
+    day = utcnow().date().isoformat() if day is None else day
+    return post_form(client, f"/moderation/petitions/{petition_id}/response", {"body": body, "responded_on": day},
+                     token_from=f"/moderation/petitions/{petition_id}")
+
+
+def test_the_page_and_api_show_which_thresholds_are_reached(app, petition, low_thresholds):
+    sign_by(app, petition, 3)
+    page = text(app.test_client().get(f"/petitions/{petition}"))
+    assert "3 signatures: the government responds.\n<strong>Reached.</strong>" in page
+    assert "5 signatures: considered for debate.\n2 more needed." in page
+    api = app.test_client().get(f"/api/petitions/{petition}").get_json()
+    assert api["thresholds"] == [{"kind": "response", "signatures": 3, "reached": True},
+                                 {"kind": "debate", "signatures": 5, "reached": False}]
+    assert api["response"] is None
+
+
+def test_a_published_response_appears_on_the_page_in_the_api_and_survives_a_rebuild(
+    app, owner, petition, mod_client, low_thresholds
+):
+    below = make_open(app, owner, "Not enough signatures for an answer")
+    sign_by(app, petition, 4)
+    sign_by(app, below, 2, start=3000)
+    queue = text(mod_client.get("/moderation"))
+    awaiting = queue[queue.index("Awaiting a response"):queue.index("Taken down</h2>")]
+    assert "Rename the park" in awaiting and "Not enough signatures" not in awaiting
+
+    assert publish(mod_client, petition, body="We have read it.\nThe park keeps its name.").status_code == 303
+    page = text(app.test_client().get(f"/petitions/{petition}"))
+    today = utcnow().date()
+    assert "Government response" in page and "<p>The park keeps its name.</p>" in page
+    assert f"Responded on {today.day} {today:%B %Y}" in page
+    api = app.test_client().get(f"/api/petitions/{petition}").get_json()
+    assert api["response"]["body"] == "We have read it.\nThe park keeps its name."
+    assert api["response"]["responded_on"] == today.isoformat()
+    assert "Rename the park" not in text(mod_client.get("/moderation")).split("Awaiting a response")[1].split("Taken down</h2>")[0]
+    assert log_actions(app)[-1] == ("publish_response", "Mo Moderator", petition)
+
+    app.extensions["redis"].flushdb()
+    with app.app_context():
+        assert wiring.services().restore_index() is True
+    assert app.test_client().get(f"/api/petitions/{petition}").get_json()["response"]["body"].startswith("We have read it.")
+
+
+@pytest.mark.parametrize("body, day, message", [
+    ("Too short.", None, "Field must be between 20 and 10000 characters long."),
+    ("A response long enough to publish here.", "", "Enter the date of the response."),
+    ("A response long enough to publish here.", "2999-01-01", "Give the date of the response: not before the launch, not in the future."),
+    ("A response long enough to publish here.", "2020-01-01", "Give the date of the response: not before the launch, not in the future."),
+])
+def test_a_bad_response_gets_a_field_message_and_publishes_nothing(app, petition, mod_client, body, day, message):
+    refused = publish(mod_client, petition, body=body, day=day)
+    assert refused.status_code == 400
+    assert message in ERROR_RE.findall(text(refused))
+    assert app.test_client().get(f"/api/petitions/{petition}").get_json()["response"] is None
+
+
+def test_a_closed_petition_over_the_threshold_awaits_its_response_too(app, owner, mod_client, low_thresholds):
+    petition_id = make_open(app, owner, "Closed with enough signatures")
+    close_now(app, petition_id, utcnow(), 4)
+    assert "Closed with enough signatures" in text(mod_client.get("/moderation"))
+    assert publish(mod_client, petition_id).status_code == 303
+    assert "Government response" in text(app.test_client().get(f"/petitions/{petition_id}"))
+    assert "Closed with enough signatures" not in text(mod_client.get("/moderation"))

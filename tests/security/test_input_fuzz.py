@@ -23,7 +23,7 @@ value = st.one_of(
 )
 fields = st.dictionaries(
     st.sampled_from(["email", "display_name", "password", "title", "body", "duration_days", "reason", "details",
-                     "note", "extra"]),
+                     "note", "responded_on", "extra"]),
     value, max_size=6,
 )
 params = st.dictionaries(st.sampled_from(["sort", "page", "q", "state", "x"]), value, max_size=5)
@@ -45,7 +45,7 @@ TEMPLATES = [
     ("GET", "/petitions/<id>/flag", params), ("POST", "/petitions/<id>/flag", fields),
     ("GET", "/moderation", params), ("GET", "/moderation/log", params), ("GET", "/moderation/petitions/<id>", params),
     ("POST", "/moderation/petitions/<id>/take-down", fields), ("POST", "/moderation/petitions/<id>/restore", fields),
-    ("POST", "/moderation/petitions/<id>/dismiss", fields),
+    ("POST", "/moderation/petitions/<id>/dismiss", fields), ("POST", "/moderation/petitions/<id>/response", fields),
     ("POST", "/auth/register", fields), ("POST", "/auth/login", fields), ("POST", "/auth/logout", fields),
     ("POST", "/petitions/new", fields), ("POST", "/petitions/<id>/edit", fields),
     ("POST", "/petitions/<id>/delete", fields), ("POST", "/petitions/<id>/launch", fields),
@@ -72,7 +72,7 @@ def test_no_fuzzed_request_gets_a_5xx(app, client):
     adapter = app.url_map.bind("localhost")
     reached, statuses = set(), {}
 
-    @settings(max_examples=300, deadline=None, derandomize=True)
+    @settings(max_examples=500, deadline=None, derandomize=True)
     @given(request=requests())
     def fuzz(request):
         method, template, path, data = request

@@ -1,8 +1,9 @@
 """Anonymous JSON read API. Short public caching plus ETags so a CDN can absorb the watchers."""
-from flask import jsonify, request, url_for
+from flask import current_app, jsonify, request, url_for
 
 from app.web import wiring
 from app.blueprints.api import bp
+from app.domain.petitions import thresholds
 from app.services.browsing import parse_list_query
 from app.services.reports import report_dict
 
@@ -45,7 +46,13 @@ def list_petitions():
 def petition(petition_id):
     doc = wiring.browsing().petition(petition_id)
     item = _summary(doc)
-    item.update(body=doc["body"], owner=doc["owner_name"])
+    item.update(body=doc["body"], owner=doc["owner_name"], response=doc.get("response"))
+    if doc["state"] in ("open", "closed"):
+        config = current_app.config
+        item["thresholds"] = [
+            {k: t[k] for k in ("kind", "signatures", "reached")}
+            for t in thresholds(doc["signature_count"], config["RESPONSE_THRESHOLD"], config["DEBATE_THRESHOLD"])
+        ]
     if doc["state"] == "taken_down":  # its text is withheld; the moderators' reason is public
         item.update(body=None, taken_down={"at": doc["taken_down_at"], "reason": doc["takedown_reason"]})
     return _cacheable(item, LIST_MAX_AGE)

@@ -1,8 +1,8 @@
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.blueprints.moderation import bp
-from app.blueprints.moderation.forms import DismissForm, TakeDownForm
+from app.blueprints.moderation.forms import DismissForm, ResponseForm, TakeDownForm
 from app.domain.errors import Forbidden, InvalidInput
 from app.services.moderation import REPORT_REASONS
 from app.web import wiring
@@ -25,15 +25,20 @@ def moderators_only():
 @bp.route("")
 def queue():
     service = wiring.moderation()
-    return render_template("moderation/queue.html", queue=service.queue(), taken_down=service.taken_down())
+    return render_template(
+        "moderation/queue.html", queue=service.queue(), taken_down=service.taken_down(),
+        awaiting=service.awaiting_response(current_app.config["RESPONSE_THRESHOLD"]),
+    )
 
 
-def _petition_page(petition_id, take_down_form=None, dismiss_form=None, status=200):
+def _petition_page(petition_id, take_down_form=None, dismiss_form=None, response_form=None, status=200):
     petition, reports, entries = wiring.moderation().petition(petition_id)
+    if response_form is None:
+        response_form = ResponseForm(formdata=None, obj=petition.response)
     return render_template(
         "moderation/petition.html", petition=petition, reports=reports, entries=entries, reasons=REPORT_REASONS,
         take_down_form=take_down_form or TakeDownForm(formdata=None),
-        dismiss_form=dismiss_form or DismissForm(formdata=None),
+        dismiss_form=dismiss_form or DismissForm(formdata=None), response_form=response_form,
     ), status
 
 
@@ -80,6 +85,20 @@ def dismiss(petition_id):
             flash(f"{dismissed} report{'' if dismissed == 1 else 's'} dismissed.", "success")
             return redirect(url_for("moderation.queue"), code=303)
     return _petition_page(petition_id, dismiss_form=form, status=400)
+
+
+@bp.route("/petitions/<pid:petition_id>/response", methods=["POST"])
+def publish_response(petition_id):
+    form = ResponseForm()
+    if form.validate_on_submit():
+        try:
+            wiring.moderation().publish_response(petition_id, current_user, form.body.data, form.responded_on.data)
+        except InvalidInput as error:
+            _with_field_errors(form, error)
+        else:
+            flash("The response is published on the petition's page and in the API.", "success")
+            return redirect(url_for("moderation.petition", petition_id=petition_id), code=303)
+    return _petition_page(petition_id, response_form=form, status=400)
 
 
 @bp.route("/log")
