@@ -13,6 +13,19 @@ class InvalidInput(DomainError):
     status = 400
     code = "invalid_input"
 
+    def __init__(self, message, fields=None):
+        super().__init__(message)
+        self.fields = fields or {}  # {form field: its message}, shown beside each field
+
+    @classmethod
+    def from_fields(cls, fields):
+        """One error for several fields' messages."""
+        return cls("; ".join(fields.values()), fields)
+
+    @classmethod
+    def for_field(cls, field, message):
+        return cls(message, {field: message})
+
 
 class NotAuthenticated(DomainError):
     status = 401

@@ -115,9 +115,7 @@ def validate_petition_fields(title, body, duration_days):
     if not isinstance(duration_days, int) or not DURATION_MIN <= duration_days <= DURATION_MAX:
         errors["duration_days"] = f"Duration must be {DURATION_MIN} to {DURATION_MAX} days."
     if errors:
-        error = InvalidInput("; ".join(errors.values()))
-        error.fields = errors
-        raise error
+        raise InvalidInput.from_fields(errors)
     return title, body, duration_days
 
 

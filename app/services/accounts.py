@@ -54,23 +54,18 @@ class AccountService:
         email = normalise_address(email)
         display_name = " ".join((display_name or "").split())
         errors = {}
-        if not email or "@" not in email or len(email) > 254:
-            errors["email"] = "Enter a valid email address."
-        elif is_disposable(email):
-            errors["email"] = DISPOSABLE
+        if (problem := _address_problem(email)) is not None:
+            errors["email"] = problem
         if not 1 <= len(display_name) <= DISPLAY_NAME_MAX:
             errors["display_name"] = f"Name must be 1 to {DISPLAY_NAME_MAX} characters."
         if not PASSWORD_MIN <= len(password or "") <= PASSWORD_MAX:
             errors["password"] = f"Password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters."
         if errors:
-            error = InvalidInput("; ".join(errors.values()))
-            error.fields = errors
-            raise error
+            raise InvalidInput.from_fields(errors)
         if self.users.by_mailbox(mailbox_of(email)) is not None:
             raise EmailTaken(EMAIL_TAKEN)
-        user = User(
+        user = User(  # its mailbox is derived from the email (models.User)
             email=email,
-            mailbox=mailbox_of(email),
             display_name=display_name,
             password_hash=self.hasher.hash(password),
             session_token=new_session_token(),
@@ -169,15 +164,13 @@ class AccountService:
         try:
             self.hasher.verify(user.password_hash, password or "")
         except (VerificationError, InvalidHashError):
-            self._refuse("password", "That is not your current password.")
-        if not new_email or "@" not in new_email or len(new_email) > 254:
-            self._refuse("email", "Enter a valid email address.")
-        if is_disposable(new_email):
-            self._refuse("email", DISPOSABLE)
+            raise InvalidInput.for_field("password", "That is not your current password.") from None
+        if (problem := _address_problem(new_email)) is not None:
+            raise InvalidInput.for_field("email", problem)
         if mailbox_of(new_email) == user.mailbox:
-            self._refuse("email", "That is already your address.")
+            raise InvalidInput.for_field("email", "That is already your address.")
         if self.users.by_mailbox(mailbox_of(new_email)) is not None:
-            self._refuse("email", EMAIL_TAKEN)
+            raise InvalidInput.for_field("email", EMAIL_TAKEN)
         user.pending_email = new_email
         user.email_link_version += 1  # links sent before (to any address) stop working
         self.session.commit()
@@ -201,8 +194,11 @@ class AccountService:
         if self.user_cache is not None:
             self.user_cache.put(user)
 
-    @staticmethod
-    def _refuse(field, message):
-        error = InvalidInput(message)
-        error.fields = {field: message}
-        raise error
+
+def _address_problem(email):
+    """Why a normalised address cannot hold an account, or None."""
+    if not email or "@" not in email or len(email) > 254:
+        return "Enter a valid email address."
+    if is_disposable(email):
+        return DISPOSABLE
+    return None

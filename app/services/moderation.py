@@ -56,11 +56,11 @@ class ModerationService:
     def report(self, petition_id, user_id, reason, details):
         details = (details or "").strip()
         if reason not in REPORT_REASONS:
-            _refuse("reason", "Choose a reason from the list.")
+            raise InvalidInput.for_field("reason", "Choose a reason from the list.")
         if len(details) > DETAILS_MAX:
-            _refuse("details", f"Keep it to {DETAILS_MAX:,} characters.")
+            raise InvalidInput.for_field("details", f"Keep it to {DETAILS_MAX:,} characters.")
         if reason == "other" and not details:
-            _refuse("details", "Tell us what is wrong with this petition.")
+            raise InvalidInput.for_field("details", "Tell us what is wrong with this petition.")
         petition = self.petitions.get(petition_id)
         if petition is None or petition.state != PetitionState.OPEN.value:
             raise NotFound("Only open petitions can be reported.")
@@ -92,13 +92,13 @@ class ModerationService:
         the API from then on."""
         body = "\n".join(line.rstrip() for line in (body or "").strip().splitlines())
         if not RESPONSE_MIN <= len(body) <= RESPONSE_MAX:
-            _refuse("body", f"The response must be {RESPONSE_MIN} to {RESPONSE_MAX:,} characters.")
+            raise InvalidInput.for_field("body", f"The response must be {RESPONSE_MIN} to {RESPONSE_MAX:,} characters.")
         petition = self._get(petition_id)
         if petition.state not in (PetitionState.OPEN.value, PetitionState.CLOSED.value):
             raise InvalidTransition("Only open or closed petitions get a response.")
         today = self.clock().date()
         if responded_on is None or responded_on > today or responded_on < as_utc(petition.launched_at).date():
-            _refuse("responded_on", "Give the date of the response: not before the launch, not in the future.")
+            raise InvalidInput.for_field("responded_on", "Give the date of the response: not before the launch, not in the future.")
         corrected = petition.response is not None
         response = petition.response
         if response is None:
@@ -127,7 +127,7 @@ class ModerationService:
     def take_down(self, petition_id, moderator, reason):
         reason = " ".join((reason or "").split())
         if not TAKEDOWN_REASON_MIN <= len(reason) <= TAKEDOWN_REASON_MAX:
-            _refuse("reason", f"Give the reason people will read, {TAKEDOWN_REASON_MIN} to "
+            raise InvalidInput.for_field("reason", f"Give the reason people will read, {TAKEDOWN_REASON_MIN} to "
                               f"{TAKEDOWN_REASON_MAX:,} characters.")
         petition = self._get(petition_id)
         if petition.state == PetitionState.TAKEN_DOWN.value:
@@ -174,7 +174,7 @@ class ModerationService:
     def dismiss_reports(self, petition_id, moderator, note=""):
         note = " ".join((note or "").split())
         if len(note) > DETAILS_MAX:
-            _refuse("note", f"Keep it to {DETAILS_MAX:,} characters.")
+            raise InvalidInput.for_field("note", f"Keep it to {DETAILS_MAX:,} characters.")
         self._get(petition_id)
         resolved = self.reports.resolve_open(petition_id, self.clock(), "dismissed")
         if not resolved:
@@ -215,8 +215,3 @@ class ModerationService:
         except SEND_ERRORS:
             log.exception("could not tell the owner of petition %s: %s", petition.id, subject)
 
-
-def _refuse(field, message):
-    error = InvalidInput(message)
-    error.fields = {field: message}
-    raise error

@@ -9,6 +9,7 @@ from app.services.accounts import ADDRESS_CHANGED, ALREADY_CONFIRMED
 from app.web import wiring
 from app.web.auth_session import CurrentUser
 from app.web.extensions import limiter
+from app.web.form_errors import apply_field_errors
 from app.web.security import safe_next
 
 
@@ -65,8 +66,7 @@ def register():
         except EmailTaken as error:
             form.email.errors.append(error.message)
         except InvalidInput as error:
-            for field, message in getattr(error, "fields", {}).items():
-                getattr(form, field).errors.append(message)
+            apply_field_errors(form, error)
         else:
             _start_session(user)
             if _send_confirmation(user):
@@ -149,8 +149,7 @@ def change_email():
         try:
             user = accounts.request_email_change(current_user.id, form.email.data, form.password.data)
         except InvalidInput as error:
-            for field, message in getattr(error, "fields", {}).items():
-                getattr(form, field).errors.append(message)
+            apply_field_errors(form, error)
         else:
             accounts.tell_old_address(user, user.email)
             if _send_confirmation(user):

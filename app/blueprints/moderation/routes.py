@@ -7,6 +7,7 @@ from app.domain.errors import Forbidden, InvalidInput
 from app.services.moderation import REPORT_REASONS
 from app.web import wiring
 from app.web.extensions import login_manager
+from app.web.form_errors import apply_field_errors
 
 LOG_PAGE_SIZE = 100
 MAX_LOG_PAGE = 10_000
@@ -47,11 +48,6 @@ def petition(petition_id):
     return _petition_page(petition_id)
 
 
-def _with_field_errors(form, error):
-    for field, message in getattr(error, "fields", {}).items():
-        getattr(form, field).errors.append(message)
-
-
 @bp.route("/petitions/<pid:petition_id>/take-down", methods=["POST"])
 def take_down(petition_id):
     form = TakeDownForm()
@@ -59,7 +55,7 @@ def take_down(petition_id):
         try:
             wiring.moderation().take_down(petition_id, current_user, form.reason.data)
         except InvalidInput as error:
-            _with_field_errors(form, error)
+            apply_field_errors(form, error)
         else:
             flash("The petition is taken down: it takes no signatures and is in no list. Its owner has been told.", "success")
             return redirect(url_for("moderation.petition", petition_id=petition_id), code=303)
@@ -80,7 +76,7 @@ def dismiss(petition_id):
         try:
             dismissed = wiring.moderation().dismiss_reports(petition_id, current_user, form.note.data)
         except InvalidInput as error:
-            _with_field_errors(form, error)
+            apply_field_errors(form, error)
         else:
             flash(f"{dismissed} report{'' if dismissed == 1 else 's'} dismissed.", "success")
             return redirect(url_for("moderation.queue"), code=303)
@@ -94,7 +90,7 @@ def publish_response(petition_id):
         try:
             wiring.moderation().publish_response(petition_id, current_user, form.body.data, form.responded_on.data)
         except InvalidInput as error:
-            _with_field_errors(form, error)
+            apply_field_errors(form, error)
         else:
             flash("The response is published on the petition's page and in the API.", "success")
             return redirect(url_for("moderation.petition", petition_id=petition_id), code=303)

@@ -6,14 +6,10 @@ from app.blueprints.petitions import bp
 from app.blueprints.petitions.forms import PetitionForm
 from app.domain.errors import InvalidInput
 from app.web.auth_session import require_confirmed_email
+from app.web.form_errors import apply_field_errors
 
 LAUNCH_NEEDS_CONFIRMED_EMAIL = ("Confirm your email address to launch a petition: follow the link we emailed you, "
                                 "or send a new one.")
-
-
-def _apply_field_errors(form, error):
-    for field, message in getattr(error, "fields", {}).items():
-        getattr(form, field).errors.append(message)
 
 
 @bp.route("/petitions/new", methods=["GET", "POST"])
@@ -26,7 +22,7 @@ def new():
                 current_user, form.title.data, form.body.data, form.duration_days.data
             )
         except InvalidInput as error:
-            _apply_field_errors(form, error)
+            apply_field_errors(form, error)
         else:
             flash("Draft saved. Check it over, then launch it when you are ready.", "success")
             return redirect(url_for("public.petition", petition_id=petition.id))
@@ -46,7 +42,7 @@ def edit(petition_id):
                 petition_id, current_user.id, form.title.data, form.body.data, form.duration_days.data
             )
         except InvalidInput as error:
-            _apply_field_errors(form, error)
+            apply_field_errors(form, error)
         else:
             flash("Draft updated.", "success")
             return redirect(url_for("public.petition", petition_id=petition_id))

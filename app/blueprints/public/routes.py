@@ -9,6 +9,7 @@ from app.blueprints.public.forms import ReportForm
 from app.domain.errors import AlreadyReported, InvalidInput, NotFound, StoreUnavailable
 from app.web.auth_session import require_confirmed_email
 from app.web.extensions import limiter
+from app.web.form_errors import apply_field_errors
 from app.services.browsing import parse_list_query
 from app.services.reports import report_chart, report_csv
 from app.services.signing import thank_you
@@ -142,8 +143,7 @@ def flag(petition_id):
         try:
             wiring.moderation().report(petition_id, current_user.id, form.reason.data, form.details.data)
         except InvalidInput as error:
-            for field, message in getattr(error, "fields", {}).items():
-                getattr(form, field).errors.append(message)
+            apply_field_errors(form, error)
         except AlreadyReported as error:
             flash(error.message, "info")
             return redirect(url_for("public.petition", petition_id=petition_id), code=303)
