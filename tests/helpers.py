@@ -10,6 +10,13 @@ TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 DEFAULT_PASSWORD = "correct horse battery"
 
 
+def browser_at(app, ip):
+    """A test client whose requests come from the address `ip` (per-IP limits count it)."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = ip
+    return client
+
+
 def csrf_token(client, path="/auth/login"):
     page = client.get(path).get_data(as_text=True)
     match = TOKEN_RE.search(page)

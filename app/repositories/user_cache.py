@@ -30,7 +30,7 @@ class UserCache:
         except _REDIS_ERRORS:
             return None
         card = None if raw is None else orjson.loads(raw)
-        return card if card is not None and len(card) == len(FIELDS) and all(f in card for f in FIELDS) else None
+        return card if card is not None and card.keys() == set(FIELDS) else None
 
     def put(self, user):
         card = {field: getattr(user, field) for field in FIELDS}

@@ -46,28 +46,27 @@ class FunctionsClient:
             raise StoreUnavailable(f"The Functions app did not accept the request: {exc}") from exc
 
 
-def start_lifecycle_on_launch(client):
-    """The PetitionService on_launch hook. A failed start is logged, not raised: the launch has
-    committed, and the five-minute sweep starts any orchestration that is missing."""
+def _hook_logging_failure(call, failure):
+    """A hook that runs after a commit: a failed call is logged, never raised, so it cannot turn
+    the committed change into an error page."""
 
-    def on_launch(petition):
+    def hook(petition):
         try:
-            client.start_lifecycle(petition.id)
-        except Exception:  # never turn a committed launch into an error page
-            log.warning("could not start the lifecycle of petition %s; the sweep will", petition.id, exc_info=True)
+            call(petition.id)
+        except Exception:
+            log.warning(failure, petition.id, exc_info=True)
 
-    return on_launch
+    return hook
+
+
+def start_lifecycle_on_launch(client):
+    """The PetitionService on_launch hook (and on_restore): the five-minute sweep starts any
+    orchestration a failed start left missing."""
+    return _hook_logging_failure(client.start_lifecycle, "could not start the lifecycle of petition %s; the sweep will")
 
 
 def end_lifecycle_on_take_down(client):
     """The ModerationService on_take_down hook: close_now ends the orchestration of a petition
-    taken down. A failed call is logged: the take-down has committed, and the orchestration
-    ends by itself at the deadline, when its close step finds the petition taken down."""
-
-    def on_take_down(petition):
-        try:
-            client.close_now(petition.id)
-        except Exception:  # never turn a committed take-down into an error page
-            log.warning("could not end the lifecycle of petition %s", petition.id, exc_info=True)
-
-    return on_take_down
+    taken down. If the call fails, the orchestration ends by itself at the deadline, when its
+    close step finds the petition taken down."""
+    return _hook_logging_failure(client.close_now, "could not end the lifecycle of petition %s")

@@ -3,13 +3,12 @@ from flask import current_app
 
 from app.services.assembly import Services
 from app.web.extensions import db
-from app.repositories.petitions_sql import PetitionRepository
+from app.repositories.moderation_sql import ModerationLog, ReportRepository
+from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
 from app.repositories.users_sql import UserRepository
 from app.services.accounts import AccountService
 from app.services.browsing import BrowseService
 from app.services.email_links import EmailLinks
-from app.repositories.moderation_sql import ModerationLog, ReportRepository
-from app.repositories.petitions_sql import SignatureRepository
 from app.services.mail import make_mailer
 from app.services.moderation import ModerationService
 from app.services.petitions import PetitionService

@@ -4,7 +4,7 @@ made in bulk."""
 import pytest
 
 import config as settings
-from tests.helpers import DEFAULT_PASSWORD, post_form
+from tests.helpers import DEFAULT_PASSWORD, browser_at, post_form
 
 
 @pytest.fixture
@@ -15,14 +15,8 @@ def config(migrated_databases):
     return config
 
 
-def _browser(app, ip):
-    client = app.test_client()
-    client.environ_base["REMOTE_ADDR"] = ip
-    return client
-
-
 def _register(app, ip, email):
-    return post_form(_browser(app, ip), "/auth/register",
+    return post_form(browser_at(app, ip), "/auth/register",
                      {"email": email, "display_name": "Someone", "password": DEFAULT_PASSWORD})
 
 
