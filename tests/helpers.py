@@ -4,7 +4,7 @@ import re
 from urllib.parse import urlsplit
 
 from app.domain.emails import normalise_address
-from app.services.mail import read_mail_dir
+from bench.browsers import confirmation_links
 
 TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 DEFAULT_PASSWORD = "correct horse battery"
@@ -30,9 +30,6 @@ def post_form(client, path, data, token_from=None, **kwargs):
     return client.post(path, data=data, **kwargs)
 
 
-CONFIRM_LINK = re.compile(r"https?://\S+/auth/confirm/\S+")
-
-
 def register(client, email="ann@example.com", name="Ann Example", password=DEFAULT_PASSWORD, confirm=True):
     """Registers, and (unless confirm=False) opens the confirmation link mailed to `email`."""
     response = post_form(
@@ -47,11 +44,9 @@ def register(client, email="ann@example.com", name="Ann Example", password=DEFAU
 
 def confirmation_path(app, email):
     """The path of the newest confirmation link mailed to `email` (in the app's MAIL_DIR)."""
-    address = normalise_address(email)
-    for message in read_mail_dir(app.config["MAIL_DIR"]):
-        if message.to == address and (link := CONFIRM_LINK.search(message.body)):
-            return urlsplit(link.group(0)).path
-    raise AssertionError(f"no confirmation link was mailed to {email}")
+    link = confirmation_links(app.config["MAIL_DIR"]).get(normalise_address(email))
+    assert link is not None, f"no confirmation link was mailed to {email}"
+    return urlsplit(link).path
 
 
 def login(client, email="ann@example.com", password=DEFAULT_PASSWORD):
