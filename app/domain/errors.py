@@ -96,3 +96,10 @@ class Forbidden(DomainError):
 
     status = 403
     code = "forbidden"
+
+
+class SignatureRemoved(DomainError):
+    """The moderators removed this person's signature from this petition; it stays removed."""
+
+    status = 403
+    code = "signature_removed"

@@ -106,18 +106,59 @@ class Petition(PetitionsBase):
     # Set while a moderator has taken the petition down; the reason is shown on its page.
     taken_down_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     takedown_reason: Mapped[str | None] = mapped_column(UnicodeText)
+    # Signatures the moderators removed (SignatureInvalidation), shown on the petition's page.
+    removed_signatures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The official response, once published; loaded with the petition (one more query per load).
     response: Mapped["PetitionResponse | None"] = relationship(lazy="selectin", uselist=False)
 
 
 class Signature(PetitionsBase):
     __tablename__ = "signatures"
-    __table_args__ = (UniqueConstraint("petition_id", "user_id", name="uq_signatures_petition_user"),)
+    __table_args__ = (
+        UniqueConstraint("petition_id", "user_id", name="uq_signatures_petition_user"),
+        # Removed signatures only: new ones (never removed) cost this index nothing.
+        Index(
+            "ix_signatures_invalidation_id", "invalidation_id",
+            postgresql_where=text("invalidation_id IS NOT NULL"),
+            sqlite_where=text("invalidation_id IS NOT NULL"),
+            mssql_where=text("invalidation_id IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(Integer)
     signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Where it came from (app/domain/signers.py): for fraud signals and invalidation.
+    ip_prefix: Mapped[str | None] = mapped_column(String(43))
+    email_domain: Mapped[str | None] = mapped_column(Unicode(254))
+    # The signer's opt-ins: one email when the petition gets a response, one when it closes.
+    notify_response: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    notify_close: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Set when moderators removed it: the row stays, counted nowhere.
+    invalidation_id: Mapped[int | None] = mapped_column(ForeignKey("signature_invalidations.id"))
+
+
+class SignatureInvalidation(PetitionsBase):
+    """Moderators removing a petition's signatures by user, email domain or IP prefix, within an
+    optional time window: who, when, why, and how many. `applied_at` stays empty until Redis has
+    dropped the signers too; the journal replay (InvalidationService.apply_pending) finishes
+    any that a crash left half done."""
+
+    __tablename__ = "signature_invalidations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "user", "domain" or "ip_prefix"
+    value: Mapped[str] = mapped_column(Unicode(254))  # user id, domain or prefix
+    signed_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    signed_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(UnicodeText)
+    moderator_id: Mapped[int] = mapped_column(Integer)
+    moderator_name: Mapped[str] = mapped_column(Unicode(60))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    removed_count: Mapped[int] = mapped_column(Integer, default=0)
+    applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Report(PetitionsBase):

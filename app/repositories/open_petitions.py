@@ -4,12 +4,14 @@ import collections
 import contextlib
 import itertools
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import hiredis
 import orjson
 import redis
 
 from app.domain.errors import StoreUnavailable
+from app.domain.signers import SignerContext
 from app.repositories import redis_keys as keys
 
 SORT_INDEXES = {
@@ -19,16 +21,18 @@ SORT_INDEXES = {
     "closing": (keys.OPEN_BY_CLOSING, False),
 }
 
-# One atomic step for a signature. In order: every rate-limit counter (KEYS[7..], with ARGV[4..]
+# One atomic step for a signature. In order: every rate-limit counter (KEYS[9..], with ARGV[8..]
 # as limit, window pairs) is counted, refused attempts included; the petition must be open and
-# before its deadline; the signer is added, and only a new signer bumps the ranking and is
-# appended to the outbox. A petition that is not open is told apart, for the refusal only: ended
-# here (KEYS[5]), unknown while the open index is complete (KEYS[6]), or unknown because Redis
-# has lost its index.
+# before its deadline; a signer the moderators removed (KEYS[7]) stays removed; the signer is
+# added, and only a new signer bumps the ranking, is appended to the outbox with where it came
+# from and what it opted in to (ARGV[4..6]), and is counted in this minute's fraud signals
+# (KEYS[8]: totals per IP prefix and email domain, kept ARGV[7] seconds). A petition that is
+# not open is told apart, for the refusal only: ended here (KEYS[5]), unknown while the open
+# index is complete (KEYS[6]), or unknown because Redis has lost its index.
 # Returns {status, count} with the SIGN_* status codes below.
 SIGN_SCRIPT = """
 local limited = false
-for i = 7, #KEYS do
+for i = 9, #KEYS do
   local hits = redis.call('INCR', KEYS[i])
   local limit, window = ARGV[2 * i - 10], ARGV[2 * i - 9]
   if hits == 1 then
@@ -54,13 +58,38 @@ end
 if tonumber(ARGV[3]) >= tonumber(closes_at) then
   return {-2, redis.call('SCARD', KEYS[2])}
 end
+if redis.call('SISMEMBER', KEYS[7], ARGV[2]) == 1 then
+  return {-6, redis.call('SCARD', KEYS[2])}
+end
 local added = redis.call('SADD', KEYS[2], ARGV[2])
 local count = redis.call('SCARD', KEYS[2])
 if added == 1 then
   redis.call('ZADD', KEYS[3], count, ARGV[1])
-  redis.call('XADD', KEYS[4], '*', 'p', ARGV[1], 'u', ARGV[2], 't', ARGV[3])
+  redis.call('XADD', KEYS[4], '*', 'p', ARGV[1], 'u', ARGV[2], 't', ARGV[3], 'i', ARGV[4], 'd', ARGV[5], 'o', ARGV[6])
+  if redis.call('HINCRBY', KEYS[8], 'n', 1) == 1 then
+    redis.call('EXPIRE', KEYS[8], ARGV[7])
+  end
+  if ARGV[4] ~= '' then
+    redis.call('HINCRBY', KEYS[8], 'i:' .. ARGV[4], 1)
+  end
+  if ARGV[5] ~= '' then
+    redis.call('HINCRBY', KEYS[8], 'd:' .. ARGV[5], 1)
+  end
 end
 return {added, count}
+"""
+
+# Moves signers the moderators invalidated (ARGV[2..]) from petition ARGV[1]'s signer set
+# (KEYS[1]) to its removed set (KEYS[2]), so the signing script refuses them from now on, and
+# re-ranks the petition (KEYS[3], only if ranked: a taken-down petition is not) by the set's
+# new size.
+# Idempotent: replaying it after a crash changes nothing more.
+INVALIDATE_SCRIPT = """
+redis.call('SREM', KEYS[1], unpack(ARGV, 2))
+redis.call('SADD', KEYS[2], unpack(ARGV, 2))
+local count = redis.call('SCARD', KEYS[1])
+redis.call('ZADD', KEYS[3], 'XX', count, ARGV[1])
+return count
 """
 
 # Sets each petition's ranking score to the size of its merged signer set, for a whole chunk of
@@ -88,6 +117,11 @@ end
 return 0
 """
 
+EMPTY_CONTEXT = SignerContext()
+# How long a minute of fraud signals stays: the moderators' view covers the last SIGNALS_MINUTES.
+SIGNALS_MINUTES = 60
+SIGNALS_KEEP_SECONDS = (SIGNALS_MINUTES + 5) * 60
+
 # How long the rebuild's bulk stream waits on Redis. A request gives up after
 # REDIS_SOCKET_TIMEOUT (0.5 s) so a user hears "safe to retry"; a rebuild that stopped at a
 # brief stall would leave every first request waiting on another rebuild instead.
@@ -99,6 +133,7 @@ BULK_SOCKET_TIMEOUT = 10.0
 SIGN_NEW, SIGN_ALREADY, SIGN_NOT_OPEN, SIGN_PAST_DEADLINE, SIGN_RATE_LIMITED, SIGN_ENDED, SIGN_INDEX_LOST = (
     1, 0, -1, -2, -3, -4, -5,
 )
+SIGN_REMOVED = -6  # the moderators removed this signer's signature; it cannot be given again
 
 # What list pages show of a petition (app/templates/public/_list.html and the list API's
 # LIST_FIELDS), kept apart from the rest so a page reads a few bytes per petition, not the body.
@@ -227,6 +262,22 @@ def store_errors():
 
 
 @dataclass(frozen=True)
+class FraudSignals:
+    per_minute: list  # [(minute start, epoch s), new signatures]
+    by_ip_prefix: list  # [(prefix, new signatures)], most first
+    by_email_domain: list  # [(domain, new signatures)], most first
+
+    @property
+    def total(self):
+        return sum(n for _, n in self.per_minute)
+
+    @property
+    def busy_minutes(self):
+        """[(minute start as a UTC datetime, new signatures)] for minutes that had any, newest first."""
+        return [(datetime.fromtimestamp(start, timezone.utc), n) for start, n in reversed(self.per_minute) if n]
+
+
+@dataclass(frozen=True)
 class OpenPage:
     items: list  # petition summaries (SUMMARY_FIELDS) with "signature_count" added
     total: int
@@ -238,6 +289,7 @@ class OpenPetitionStore:
         self._sign = client.register_script(SIGN_SCRIPT)
         self._release_lock = client.register_script(RELEASE_LOCK_SCRIPT)
         self._score = client.register_script(SCORE_SCRIPT)  # its sha, for the bulk load's EVALSHAs
+        self._invalidate = client.register_script(INVALIDATE_SCRIPT)
 
     # -- writes -------------------------------------------------------------------------------
     def put_open(self, doc):
@@ -358,13 +410,19 @@ class OpenPetitionStore:
                 pipe.zrem(index, petition_id)
             pipe.hdel(keys.OPEN_TITLES, petition_id)
             pipe.hdel(keys.OPEN_SUMMARIES, petition_id)
-            pipe.delete(keys.petition_doc(petition_id), keys.legacy_petition_doc(petition_id), keys.signers(petition_id))
+            pipe.delete(
+                keys.petition_doc(petition_id),
+                keys.legacy_petition_doc(petition_id),
+                keys.signers(petition_id),
+                keys.removed_signers(petition_id),
+            )
             pipe.execute()
 
-    def sign(self, petition_id, user_id, now_ts, counters=()):
+    def sign(self, petition_id, user_id, now_ts, counters=(), signer=EMPTY_CONTEXT):
         """Runs the signing script; returns (status, count) with the SIGN_* status codes.
-        `counters` are the rate limits to count (SignLimits.counters)."""
-        call = self._sign_call(petition_id, user_id, now_ts, counters)
+        `counters` are the rate limits to count (SignLimits.counters); `signer` is what the
+        signature records besides who signed (SignerContext)."""
+        call = self._sign_call(petition_id, user_id, now_ts, counters, signer)
         with store_errors():
             status, count = self._sign(**call)
         return int(status), int(count)
@@ -382,7 +440,7 @@ class OpenPetitionStore:
         return new
 
     @staticmethod
-    def _sign_call(petition_id, user_id, now_ts, counters=()):
+    def _sign_call(petition_id, user_id, now_ts, counters=(), signer=EMPTY_CONTEXT):
         return {
             "keys": [
                 keys.OPEN_BY_CLOSING,
@@ -391,15 +449,31 @@ class OpenPetitionStore:
                 keys.OUTBOX,
                 keys.ENDED,
                 keys.INDEX_READY,
+                keys.removed_signers(petition_id),
+                keys.signals(petition_id, int(now_ts) // 60),
                 *(counter.key for counter in counters),
             ],
             "args": [
                 petition_id,
                 user_id,
                 now_ts,
+                *signer,
+                SIGNALS_KEEP_SECONDS,
                 *itertools.chain.from_iterable((c.limit, c.window_seconds) for c in counters),
             ],
         }
+
+    def invalidate(self, petition_id, user_ids, chunk=5000):
+        """Moves these signers to the petition's removed set (INVALIDATE_SCRIPT), `chunk` at a
+        time; returns the count left. Safe to repeat."""
+        count = None
+        with store_errors():
+            for start in range(0, len(user_ids), chunk):
+                count = self._invalidate(
+                    keys=[keys.signers(petition_id), keys.removed_signers(petition_id), keys.OPEN_BY_SIGNATURES],
+                    args=[petition_id, *user_ids[start : start + chunk]],
+                )
+            return int(count) if count is not None else self.redis.scard(keys.signers(petition_id))
 
     # -- reads --------------------------------------------------------------------------------
     def get(self, petition_id):
@@ -410,13 +484,33 @@ class OpenPetitionStore:
             pipe.hget(keys.OPEN_SUMMARIES, petition_id)
             pipe.get(keys.petition_doc(petition_id))
             pipe.scard(keys.signers(petition_id))
-            summary, detail, count = pipe.execute()
+            pipe.scard(keys.removed_signers(petition_id))
+            summary, detail, count, removed = pipe.execute()
         if summary is None or detail is None:  # not open, or being closed or loaded right now
             return None
         doc = orjson.loads(summary)
         doc.update(orjson.loads(detail))
         doc["signature_count"] = count
+        doc["removed_signatures"] = removed
         return doc
+
+    def signals(self, petition_id, now_ts, minutes=SIGNALS_MINUTES, top=10):
+        """The last `minutes` of new signatures: per minute (oldest first, zeros included), and
+        the `top` IP prefixes and email domains over the whole window."""
+        last = int(now_ts) // 60
+        window = range(last - minutes + 1, last + 1)
+        with store_errors():
+            pipe = self.redis.pipeline(transaction=False)
+            for minute in window:
+                pipe.hgetall(keys.signals(petition_id, minute))
+            buckets = pipe.execute()
+        per_minute, prefixes, domains = [], collections.Counter(), collections.Counter()
+        for minute, bucket in zip(window, buckets):
+            per_minute.append((minute * 60, int(bucket.pop(b"n", 0))))
+            for field, hits in bucket.items():
+                kind, _, value = field.decode().partition(":")
+                (prefixes if kind == "i" else domains)[value] += int(hits)
+        return FraudSignals(per_minute, prefixes.most_common(top), domains.most_common(top))
 
     def count(self, petition_id):
         """Live count, or None when the petition is not open."""

@@ -13,11 +13,20 @@ class OutboxEntry(NamedTuple):  # a tuple: built in half the time of a frozen da
     petition_id: int
     user_id: int
     signed_at: datetime
+    ip_prefix: str  # SignerContext's fields; "" in entries written before they existed
+    email_domain: str
+    notify: str
 
 
 def _entry(entry_id, fields):
     return OutboxEntry(
-        entry_id, int(fields[b"p"]), int(fields[b"u"]), datetime.fromtimestamp(float(fields[b"t"]), tz=timezone.utc)
+        entry_id,
+        int(fields[b"p"]),
+        int(fields[b"u"]),
+        datetime.fromtimestamp(float(fields[b"t"]), tz=timezone.utc),
+        fields.get(b"i", b"").decode(),
+        fields.get(b"d", b"").decode(),
+        fields.get(b"o", b"").decode(),
     )
 
 

@@ -3,15 +3,23 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.domain.petitions import PetitionState
-from app.repositories.models import Notification, Petition, PetitionResponse, Signature
+from app.repositories.models import Notification, Petition, PetitionResponse, Signature, SignatureInvalidation
 
 
 # `%b`: psycopg sends the arrays in binary, so no element is formatted or parsed as text.
 _PG_UNNEST_INSERT = (
-    "INSERT INTO signatures (petition_id, user_id, signed_at)"
-    " SELECT * FROM unnest(%b::integer[], %b::integer[], %b::timestamptz[])"
+    "INSERT INTO signatures"
+    " (petition_id, user_id, signed_at, ip_prefix, email_domain, notify_response, notify_close)"
+    " SELECT * FROM unnest(%b::integer[], %b::integer[], %b::timestamptz[], %b::text[], %b::text[],"
+    " %b::boolean[], %b::boolean[])"
     " ON CONFLICT (petition_id, user_id) DO NOTHING"
 )
+# What a signature row holds besides petition, user and time, when the caller does not know it
+# (a signer Redis held and SQL lacked, copied at close).
+SIGNATURE_DEFAULTS = {"ip_prefix": None, "email_domain": None, "notify_response": False, "notify_close": False}
+SIGNATURE_FIELDS = ("petition_id", "user_id", "signed_at", *SIGNATURE_DEFAULTS)
+# Signatures that count: every one the moderators have not removed.
+VALID = Signature.invalidation_id.is_(None)
 
 
 class PetitionRepository:
@@ -164,7 +172,7 @@ class PetitionRepository:
             return {}
         rows = self.session.execute(
             select(Signature.petition_id, func.count())
-            .where(Signature.petition_id.in_(petition_ids))
+            .where(Signature.petition_id.in_(petition_ids), VALID)
             .group_by(Signature.petition_id)
         ).all()
         return dict(rows)
@@ -175,11 +183,12 @@ class SignatureRepository:
         self.session = session
 
     def insert_ignoring_duplicates(self, rows):
-        """Inserts (petition_id, user_id, signed_at) dicts; rows already present are skipped,
-        so replaying the outbox is harmless. Returns how many rows were new."""
+        """Inserts dicts of SIGNATURE_FIELDS (petition_id, user_id and signed_at required);
+        rows already present are skipped, so replaying the outbox is harmless, and a removed
+        signature stays removed. Returns how many rows were new."""
         if not rows:
             return 0
-        rows = list({(r["petition_id"], r["user_id"]): r for r in rows}.values())
+        rows = list({(r["petition_id"], r["user_id"]): {**SIGNATURE_DEFAULTS, **r} for r in rows}.values())
         dialect = self.session.get_bind(Signature).dialect
         if (dialect.name, dialect.driver) == ("postgresql", "psycopg"):
             return self._insert_unnested(rows)
@@ -196,11 +205,7 @@ class SignatureRepository:
         cost more to build, send and parse than the insert itself."""
         result = self.session.connection(bind_arguments={"mapper": Signature}).exec_driver_sql(
             _PG_UNNEST_INSERT,
-            (
-                [r["petition_id"] for r in rows],
-                [r["user_id"] for r in rows],
-                [r["signed_at"] for r in rows],
-            ),
+            tuple([r[field] for r in rows] for field in SIGNATURE_FIELDS),
         )
         return result.rowcount  # inserted rows; conflicts skipped by DO NOTHING are not counted
 
@@ -245,21 +250,21 @@ class SignatureRepository:
 
     def count_for(self, petition_id):
         return self.session.scalar(
-            select(func.count()).select_from(Signature).where(Signature.petition_id == petition_id)
+            select(func.count()).select_from(Signature).where(Signature.petition_id == petition_id, VALID)
         )
 
     def signed_times(self, petition_id, chunk=50_000):
         """Every signature time of one petition, oldest first, streamed."""
         return self.session.scalars(
             select(Signature.signed_at)
-            .where(Signature.petition_id == petition_id)
+            .where(Signature.petition_id == petition_id, VALID)
             .order_by(Signature.signed_at, Signature.id)
             .execution_options(yield_per=chunk)
         )
 
     def user_ids_for(self, petition_id):
         return self.session.scalars(
-            select(Signature.user_id).where(Signature.petition_id == petition_id)
+            select(Signature.user_id).where(Signature.petition_id == petition_id, VALID)
         ).all()
 
     def signers_by_petition(self, petition_ids):
@@ -271,12 +276,80 @@ class SignatureRepository:
             chunk = petition_ids[start : start + 1000]
             rows = self.session.execute(
                 select(Signature.petition_id, Signature.user_id)
-                .where(Signature.petition_id.in_(chunk))
+                .where(Signature.petition_id.in_(chunk), VALID)
                 .execution_options(yield_per=50_000)
             )
             for pid, uid in rows:
                 result[pid].append(uid)
         return result
+
+    # -- removed by the moderators --------------------------------------------------------------
+    def matching(self, petition_id, criterion):
+        """Count of valid signatures of the petition an InvalidationCriterion selects."""
+        return self.session.scalar(
+            select(func.count()).select_from(Signature).where(*_selected(petition_id, criterion))
+        )
+
+    def mark_removed(self, invalidation, criterion):
+        """Marks the valid signatures the criterion selects as removed by `invalidation`;
+        returns how many."""
+        result = self.session.execute(
+            update(Signature)
+            .where(*_selected(invalidation.petition_id, criterion))
+            .values(invalidation_id=invalidation.id)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount
+
+    def removed_user_ids(self, invalidation_id):
+        return self.session.scalars(select(Signature.user_id).where(Signature.invalidation_id == invalidation_id)).all()
+
+    def removed_by_petition(self, petition_ids):
+        """{petition_id: [user_id, ...]} of removed signers, for the rebuild to remove again."""
+        result = {}
+        for start in range(0, len(petition_ids), 1000):
+            rows = self.session.execute(
+                select(Signature.petition_id, Signature.user_id)
+                .where(Signature.invalidation_id.is_not(None), Signature.petition_id.in_(petition_ids[start : start + 1000]))
+            )
+            for pid, uid in rows:
+                result.setdefault(pid, []).append(uid)
+        return result
+
+
+class InvalidationRepository:
+    def __init__(self, session):
+        self.session = session
+
+    def add(self, invalidation):
+        self.session.add(invalidation)
+        self.session.flush()
+        return invalidation
+
+    def for_petition(self, petition_id):
+        return self.session.scalars(
+            select(SignatureInvalidation)
+            .where(SignatureInvalidation.petition_id == petition_id)
+            .order_by(SignatureInvalidation.created_at.desc(), SignatureInvalidation.id.desc())
+        ).all()
+
+    def unapplied(self):
+        """Invalidations SQL holds that Redis may not have carried out yet (a crash between)."""
+        return self.session.scalars(
+            select(SignatureInvalidation).where(SignatureInvalidation.applied_at.is_(None)).order_by(SignatureInvalidation.id)
+        ).all()
+
+
+def _selected(petition_id, criterion):
+    """WHERE clauses: the petition's valid signatures that match an InvalidationCriterion."""
+    column = {"user": Signature.user_id, "domain": Signature.email_domain, "ip_prefix": Signature.ip_prefix}[criterion.kind]
+    value = int(criterion.value) if criterion.kind == "user" else criterion.value
+    clauses = [Signature.petition_id == petition_id, VALID, column == value]
+    if criterion.signed_from is not None:
+        clauses.append(Signature.signed_at >= criterion.signed_from)
+    if criterion.signed_to is not None:
+        clauses.append(Signature.signed_at < criterion.signed_to)
+    return clauses
 
 
 def _owners_draft(petition_id, owner_id):

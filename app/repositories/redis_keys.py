@@ -44,3 +44,14 @@ def user_card(user_id):
 def sign_rate(scope, who):
     """A signing rate-limit counter: scope "user" or "ip"."""
     return f"rate:sign:{scope}:{who}"
+
+
+def removed_signers(petition_id):
+    """Set: signers the moderators invalidated; the signing script refuses them."""
+    return f"petition:{petition_id}:removed"
+
+
+def signals(petition_id, minute):
+    """Hash: one minute's new signatures of a petition ("n") and their counts per IP prefix
+    ("i:<prefix>") and email domain ("d:<domain>"); `minute` is epoch seconds // 60."""
+    return f"signals:{petition_id}:{minute}"

@@ -1,11 +1,15 @@
 """Builds services from one SQL session and the process's clients. The web app (app/wiring.py)
 and the Functions app (functions_app/clients.py) both use it, so both run the same code."""
+import logging
+
 from app.domain.petitions import utcnow
+from app.repositories.moderation_sql import ModerationLog
 from app.repositories.outbox import Outbox
-from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
+from app.repositories.petitions_sql import InvalidationRepository, PetitionRepository, SignatureRepository
 from app.repositories.reports_sql import NotificationRepository, ReportRepository
 from app.repositories.users_sql import UserRepository
 from app.services.closing import CloseCoordinator, ClosingService
+from app.services.invalidation import InvalidationService
 from app.services.mail import make_mailer
 from app.services.notifications import NotificationService
 from app.services.persister import SignaturePersister
@@ -13,6 +17,8 @@ from app.services.rebuild import ensure_open_index
 from app.services.reports import ReportService
 from app.services.sign_limits import SignLimits
 from app.services.signing import SigningService
+
+log = logging.getLogger(__name__)
 
 
 class Services:
@@ -80,5 +86,32 @@ class Services:
             clock=self.clock,
         )
 
+    def invalidations(self):
+        return InvalidationService(
+            self.session,
+            PetitionRepository(self.session),
+            SignatureRepository(self.session),
+            InvalidationRepository(self.session),
+            ModerationLog(self.session),
+            self.store,
+            self.persister(),
+            UserRepository(self.session),
+            clock=self.clock,
+        )
+
     def close_coordinator(self):
         return CloseCoordinator(self.closing(), self.reports(), self.notifications())
+
+    def replay_invalidations(self):
+        """Finishes invalidations a crash left half done. Part of every close sweep, whose
+        closes must run even if this fails (the next sweep retries it)."""
+        try:
+            self.invalidations().apply_pending()
+        except Exception:
+            self.session.rollback()
+            log.exception("replaying unapplied invalidations failed; the next sweep retries")
+
+    def sweep(self, now=None):
+        """The close sweep of embedded mode and the CLI."""
+        self.replay_invalidations()
+        return self.close_coordinator().close_due(now)

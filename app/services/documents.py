@@ -49,4 +49,5 @@ def sql_document(petition, signature_count):
         "taken_down_at": iso_utc(petition.taken_down_at),
         "takedown_reason": petition.takedown_reason,
         "signature_count": signature_count,
+        "removed_signatures": petition.removed_signatures or 0,
     }

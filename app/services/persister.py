@@ -4,6 +4,8 @@ import os
 import socket
 from concurrent.futures import ThreadPoolExecutor
 
+from app.domain.signers import NOTIFY_CLOSE, NOTIFY_RESPONSE
+
 log = logging.getLogger(__name__)
 
 
@@ -82,7 +84,15 @@ class SignaturePersister:
 
     def _persist(self, entries):
         rows = [
-            {"petition_id": e.petition_id, "user_id": e.user_id, "signed_at": e.signed_at}
+            {
+                "petition_id": e.petition_id,
+                "user_id": e.user_id,
+                "signed_at": e.signed_at,
+                "ip_prefix": e.ip_prefix or None,
+                "email_domain": e.email_domain or None,
+                "notify_response": NOTIFY_RESPONSE in e.notify,
+                "notify_close": NOTIFY_CLOSE in e.notify,
+            }
             for e in entries
         ]
         try:

@@ -39,14 +39,19 @@ def rebuild_open_index(store, petitions, signatures, clock):
     """Loads every open petition and its signers from SQL into Redis, merging with what is there."""
     started = time.monotonic()
     open_rows = petitions.open_petitions()
-    signers = signatures.signers_by_petition([p.id for p in open_rows])
+    open_ids = [p.id for p in open_rows]
+    signers = signatures.signers_by_petition(open_ids)
     store.merge_many((open_document(p), signers[p.id]) for p in open_rows)
+    # Removed signers go again, after the merge: a signer SQL had not yet removed when it was
+    # read may have been merged back, and a crashed invalidation may never have reached Redis.
+    for petition_id, removed in signatures.removed_by_petition(open_ids).items():
+        store.invalidate(petition_id, removed)
     store.mark_ended(list(petitions.ended_ids()))  # so refusals say "ended" without SQL
     store.mark_ready(clock().isoformat())
     # Whole documents exist only where a release before v3 ran (not after Redis lost its data),
     # and only for petitions open when v3 arrived: closing deletes the rest.
     if store.holds_earlier_release_index():
-        store.forget_legacy_documents([p.id for p in open_rows])
+        store.forget_legacy_documents(open_ids)
     log.info(
         "rebuilt Redis open index: %d petitions, %d signatures in %.2fs",
         len(open_rows),

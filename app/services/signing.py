@@ -8,8 +8,10 @@ Two ways in share the signing script and its rate limits:
 """
 from dataclasses import dataclass
 
-from app.domain.errors import DeadlinePassed, NotFound, NotOpenForSigning, RateLimited, StoreUnavailable
+from app.domain.emails import domain_of
+from app.domain.errors import DeadlinePassed, NotFound, NotOpenForSigning, RateLimited, SignatureRemoved, StoreUnavailable
 from app.domain.petitions import CLOSED_FOR_SIGNING, DEADLINE_PASSED, PetitionState, check_can_sign, utcnow
+from app.domain.signers import SignerContext
 from app.repositories.open_petitions import (
     SIGN_ENDED,
     SIGN_INDEX_LOST,
@@ -17,10 +19,12 @@ from app.repositories.open_petitions import (
     SIGN_NOT_OPEN,
     SIGN_PAST_DEADLINE,
     SIGN_RATE_LIMITED,
+    SIGN_REMOVED,
 )
 
 RATE_LIMITED = "Too many attempts. Please wait a minute and try again."
 NOT_RECORDED = "Signing is paused for a moment, so this was not recorded, it is safe to try again."
+REMOVED = "Our moderators removed this account's signature from this petition, so it cannot sign it again."
 # What a signature did, as the thank-you redirect's `signed=` query names it: the petition page
 # thanks the signer from it, so the answer leaves the session cookie alone.
 SIGNED_NEW, SIGNED_AGAIN = "new", "again"
@@ -56,6 +60,8 @@ def _result_or_refusal(petition_id, status, count):
         raise DeadlinePassed(DEADLINE_PASSED)
     if status == SIGN_ENDED:
         raise NotOpenForSigning(CLOSED_FOR_SIGNING)
+    if status == SIGN_REMOVED:
+        raise SignatureRemoved(REMOVED)
     if status in (SIGN_NOT_OPEN, SIGN_INDEX_LOST):
         return None
     return SignResult(petition_id=petition_id, new=status == SIGN_NEW, signature_count=count)
@@ -70,17 +76,19 @@ class SigningService:
         self.restore_index = restore_index
         self.limits = limits  # SignLimits, counted by the signing script; None counts nothing
 
-    def sign(self, petition_id, user_id, client_ip=None):
+    def sign(self, petition_id, user_id, client_ip=None, email=None, notify=""):
+        """`email`: the signer's address, for its domain; `notify`: their opt-ins (notify_flags)."""
         now = self.clock()
         counters = self.limits.counters(user_id, client_ip) if self.limits else ()
-        status, count = self.store.sign(petition_id, user_id, now.timestamp(), counters)
+        signer = SignerContext.of(client_ip, domain_of(email) if email else "", notify)
+        status, count = self.store.sign(petition_id, user_id, now.timestamp(), counters, signer)
         if (result := _result_or_refusal(petition_id, status, count)) is not None:
             return result
         if status == SIGN_INDEX_LOST and self.restore_index is not None:
             # Redis lost its open index: restore it from SQL and try once more, uncounted
             # (this attempt was counted already).
             self.restore_index()
-            status, count = self.store.sign(petition_id, user_id, now.timestamp())
+            status, count = self.store.sign(petition_id, user_id, now.timestamp(), signer=signer)
             if (result := _result_or_refusal(petition_id, status, count)) is not None:
                 return result
         self._explain_refusal(petition_id, user_id, now)
@@ -106,10 +114,11 @@ class TokenSigningService:
         self.limits = limits
         self.clock = clock
 
-    def sign(self, petition_id, token, client_ip=None):
-        user_id = self.tokens.user_for(token, petition_id)
-        counters = self.limits.counters(user_id, client_ip)
-        status, count = self.store.sign(petition_id, user_id, self.clock().timestamp(), counters)
+    def sign(self, petition_id, token, client_ip=None, notify=""):
+        signer = self.tokens.signer_for(token, petition_id)
+        counters = self.limits.counters(signer.user_id, client_ip)
+        context = SignerContext.of(client_ip, signer.email_domain, notify)
+        status, count = self.store.sign(petition_id, signer.user_id, self.clock().timestamp(), counters, context)
         if (result := _result_or_refusal(petition_id, status, count)) is not None:
             return result
         if status == SIGN_INDEX_LOST:

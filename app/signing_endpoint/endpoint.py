@@ -40,9 +40,9 @@ class SigningEndpoint:
                 return contract.error_answer(405, "method_not_allowed", "Sign with a POST.", {"Allow": "POST"})
             if self.https_only and request.scheme != "https":
                 return contract.error_answer(403, "https_required", "Signing needs HTTPS.")
-            contract.check_body(request.get_data(cache=False), request.content_type)
+            notify = contract.opt_ins(request.get_data(cache=False), request.content_type)
             token = contract.bearer_token(request.headers.get("Authorization"))
-            return contract.signed(self.service.sign(petition_id, token, request.remote_addr))
+            return contract.signed(self.service.sign(petition_id, token, request.remote_addr, notify))
         except DomainError as error:
             return contract.refused(error)
         except RequestEntityTooLarge:

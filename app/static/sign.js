@@ -30,9 +30,16 @@
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     button.disabled = true;
+    // The opt-ins as the signing endpoint's JSON body (app/signing_endpoint/contract.py).
+    var optIns = {};
+    ["notify_response", "notify_close"].forEach(function (name) {
+      var box = form.elements[name];
+      if (box && box.checked) optIns[name] = true;
+    });
     fetch(form.dataset.signUrl, {
       method: "POST",
-      headers: { Authorization: "Bearer " + form.dataset.signToken, Accept: "application/json" },
+      headers: { Authorization: "Bearer " + form.dataset.signToken, Accept: "application/json", "Content-Type": "application/json" },
+      body: JSON.stringify(optIns),
       credentials: "omit"
     })
       .then(function (r) { return r.json().then(function (body) { return { status: r.status, body: body }; }); })

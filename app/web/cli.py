@@ -85,7 +85,7 @@ petitions_cli = AppGroup("petitions", help="Petition lifecycle.")
 def close_due():
     """Close every open petition past its deadline (report and owner notification included)."""
     _refuse_when_embedded("closes due petitions every CLOSE_SWEEP_SECONDS")
-    results, failed = wiring.close_coordinator().close_due(utcnow())
+    results, failed = wiring.services().sweep(utcnow())
     for result in results:
         click.echo(f"closed petition {result.petition_id} with {result.signature_count} signatures")
     click.echo(f"{len(results)} closed, {len(failed)} failed")

@@ -242,7 +242,7 @@ def start_background_closer(app):
         while not stop.wait(app.config["CLOSE_SWEEP_SECONDS"]):
             with app.app_context():
                 try:
-                    wiring.close_coordinator().close_due()
+                    wiring.services().sweep()
                 except Exception:
                     log.exception("close sweep failed; retrying at the next one")
 

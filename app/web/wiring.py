@@ -95,3 +95,7 @@ def signing_tokens(app=None):
 def functions_client():
     """The Functions app client, or None when signing and closing run in-process."""
     return current_app.extensions.get("functions_client")
+
+
+def invalidations():
+    return services().invalidations()

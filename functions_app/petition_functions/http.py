@@ -5,6 +5,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from app.domain.errors import DomainError
+from app.domain.signers import ip_prefix
 from app.signing_endpoint import contract
 from petition_functions import clients, lifecycle
 
@@ -44,8 +45,13 @@ def cors_headers(req):
 
 
 def client_ip(req):
-    forwarded = req.headers.get("X-Forwarded-For") or ""
-    return forwarded.split(",")[0].strip().rsplit(":", 1)[0] or "unknown"
+    """The caller's address from the first X-Forwarded-For entry, which Azure's front end writes
+    as "address:port" for IPv4 and may write bare ("unknown" when absent or unreadable)."""
+    first = (req.headers.get("X-Forwarded-For") or "").split(",")[0].strip()
+    if ip_prefix(first):
+        return first
+    host = first.rsplit(":", 1)[0].strip("[]")  # "1.2.3.4:5678", "[2001:db8::1]:5678"
+    return host if ip_prefix(host) else "unknown"
 
 
 @bp.route(route="petitions/{petition_id}/signatures", methods=["POST", "OPTIONS"],
@@ -62,9 +68,9 @@ def sign_petition(req: func.HttpRequest) -> func.HttpResponse:
         if len(body) > contract.MAX_BODY_BYTES:
             answer = contract.error_answer(413, "too_large", f"The body must be at most {contract.MAX_BODY_BYTES} bytes.")
             return answer_response(answer, cors)
-        contract.check_body(body, req.headers.get("Content-Type"))
+        notify = contract.opt_ins(body, req.headers.get("Content-Type"))
         token = contract.bearer_token(req.headers.get("Authorization"))
-        result = clients.token_signing().sign(petition_id, token, client_ip(req))
+        result = clients.token_signing().sign(petition_id, token, client_ip(req), notify)
     except DomainError as error:
         return error_response(error, cors)
     return answer_response(contract.signed(result), cors)

@@ -20,6 +20,7 @@ async def close_overdue(timer: func.TimerRequest, client) -> None:
     """Every 5 minutes: open petitions past their deadline, and closed ones whose report or
     notification never happened (a failed orchestration), get their close started or resumed."""
     with clients.services() as services:
+        services.replay_invalidations()
         due = services.closing().needing_close()
         for petition in due:
             services.session.expunge(petition)

@@ -21,8 +21,10 @@ def tokens(fn_clients):
     return fn_clients.tokens()
 
 
-def request(petition_id, token=None, origin=SITE, method="POST", ip="203.0.113.9"):
+def request(petition_id, token=None, origin=SITE, method="POST", ip="203.0.113.9", opt_ins=None):
     headers = {"X-Forwarded-For": ip}
+    if opt_ins is not None:
+        headers["Content-Type"] = "application/json"
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     if origin:
@@ -32,7 +34,7 @@ def request(petition_id, token=None, origin=SITE, method="POST", ip="203.0.113.9
         url=f"https://fn.example.net/api/petitions/{petition_id}/signatures",
         headers=headers,
         route_params={"petition_id": str(petition_id)},
-        body=b"",
+        body=b"" if opt_ins is None else json.dumps(opt_ins).encode(),
     )
 
 
@@ -75,6 +77,36 @@ def test_missing_bad_or_misbound_token_is_401(sign_function, tokens, make_petiti
     assert response.status_code == 401
     assert body(response)["error"]["code"] == "not_authenticated"
     assert not redis_client.exists(f"petition:{petition_id}:signers")
+
+
+def test_the_outbox_records_the_signers_ip_prefix_domain_and_opt_ins(sign_function, tokens, make_petition, redis_client):
+    petition_id, _ = make_petition()
+    token = tokens.sign_token(41, petition_id, confirmed=True, email_domain="example.org")
+    response = sign_function(request(petition_id, token, ip="2001:db8:7:1::5", opt_ins={"notify_close": True}))
+    assert response.status_code == 201
+    [entry] = Outbox(redis_client).all_entries()
+    assert (entry.ip_prefix, entry.email_domain, entry.notify) == ("2001:db8:7::/48", "example.org", "c")
+
+
+def test_opt_ins_that_are_not_booleans_are_a_400_and_record_nothing(sign_function, tokens, make_petition, redis_client):
+    petition_id, _ = make_petition()
+    token = tokens.sign_token(41, petition_id, confirmed=True)
+    for opt_ins in ({"notify_close": "yes"}, {"notify_everything": True}, [True]):
+        response = sign_function(request(petition_id, token, opt_ins=opt_ins))
+        assert response.status_code == 400, opt_ins
+        assert body(response)["error"]["message"]
+    assert redis_client.scard(f"petition:{petition_id}:signers") == 0
+
+
+def test_a_signer_the_moderators_removed_is_403_and_not_counted_again(sign_function, tokens, make_petition, redis_client, app):
+    petition_id, _ = make_petition()
+    token = tokens.sign_token(41, petition_id, confirmed=True)
+    assert sign_function(request(petition_id, token)).status_code == 201
+    app.extensions["open_store"].invalidate(petition_id, [41])
+    again = sign_function(request(petition_id, token))
+    assert again.status_code == 403
+    assert body(again)["error"]["code"] == "signature_removed"
+    assert redis_client.scard(f"petition:{petition_id}:signers") == 0
 
 
 def test_a_token_of_an_unconfirmed_signer_is_403_and_records_nothing(sign_function, tokens, make_petition, redis_client):

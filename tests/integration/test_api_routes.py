@@ -45,8 +45,8 @@ def test_list_shape_is_exactly_data_and_meta(client, opened):
 
 def test_detail_adds_body_and_owner(client, opened):
     body = client.get(f"/api/petitions/{opened}").get_json()
-    assert set(body) == LIST_KEYS | {"body", "owner", "response", "thresholds"}
-    assert body["response"] is None and [t["reached"] for t in body["thresholds"]] == [False, False]
+    assert set(body) == LIST_KEYS | {"body", "owner", "response", "thresholds", "removed_signatures"}
+    assert body["response"] is None and body["removed_signatures"] == 0 and [t["reached"] for t in body["thresholds"]] == [False, False]
     assert body["body"] == "Libraries matter."
     assert body["owner"] == "Olive Owner"
     assert body["signature_count"] == 2

@@ -73,7 +73,7 @@ def test_petition_page_signs_through_the_function_with_a_bound_token(client, fun
     html = page.get_data(as_text=True)
     assert f'data-sign-url="http://127.0.0.1:{PORT}/api/petitions/{petition_id}/signatures?code=sign-function-key"' in html
     token = html.split('data-sign-token="', 1)[1].split('"', 1)[0]
-    assert SigningTokens(config.SIGNING_TOKEN_SECRET).user_for(token, petition_id) == 1
+    assert SigningTokens(config.SIGNING_TOKEN_SECRET).signer_for(token, petition_id).user_id == 1
     assert "/static/sign.js" in html
     # Without JavaScript the same form still posts to the web app.
     assert f'action="/petitions/{petition_id}/sign"' in html

@@ -46,7 +46,7 @@ def test_new_signer_is_added_ranked_and_queued_for_sql(store, redis_client):
     assert redis_client.smembers(keys.signers(1)) == {b"501"}
     assert redis_client.zscore(keys.OPEN_BY_SIGNATURES, 1) == 1
     [(_, fields)] = redis_client.xrange(keys.OUTBOX)
-    assert fields == {b"p": b"1", b"u": b"501", b"t": str(now_ts()).encode()}
+    assert fields == {b"p": b"1", b"u": b"501", b"t": str(now_ts()).encode(), b"i": b"", b"d": b"", b"o": b""}
 
 
 def test_second_signature_by_the_same_person_changes_nothing(store, redis_client):
@@ -207,7 +207,7 @@ def test_get_returns_what_the_page_shows_with_the_live_count(store, redis_client
     store.sign(3, 1, now_ts())
     store.sign(3, 2, now_ts())
     got = store.get(3)
-    assert got == {**{field: doc[field] for field in SUMMARY_FIELDS + DETAIL_FIELDS if field in doc}, "signature_count": 2}
+    assert got == {**{field: doc[field] for field in SUMMARY_FIELDS + DETAIL_FIELDS if field in doc}, "signature_count": 2, "removed_signatures": 0}
     # The document key holds only what the summary lacks.
     assert orjson.loads(redis_client.get(keys.petition_doc(3))) == {"body": doc["body"], "owner_name": doc["owner_name"]}
 

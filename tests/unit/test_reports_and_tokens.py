@@ -79,24 +79,24 @@ def test_sign_token_is_bound_to_user_and_petition_and_expires_after_ten_minutes(
     clock = Clock()
     tokens = SigningTokens("k" * 32, clock=clock)
     token = tokens.sign_token(5, 9, confirmed=True)
-    assert tokens.user_for(token, 9) == 5
+    assert tokens.signer_for(token, 9).user_id == 5
     with pytest.raises(NotAuthenticated, match="another petition"):
-        tokens.user_for(token, 10)
+        tokens.signer_for(token, 10)
     clock.now += timedelta(minutes=10)
-    assert tokens.user_for(token, 9) == 5
+    assert tokens.signer_for(token, 9).user_id == 5
     clock.now += timedelta(seconds=1)
     with pytest.raises(NotAuthenticated, match="expired"):
-        tokens.user_for(token, 9)
+        tokens.signer_for(token, 9)
 
 
 def test_tokens_from_another_secret_or_purpose_are_refused():
     tokens = SigningTokens("k" * 32)
     with pytest.raises(NotAuthenticated, match="not valid"):
-        tokens.user_for(SigningTokens("x" * 32).sign_token(5, 9, confirmed=True), 9)
+        tokens.signer_for(SigningTokens("x" * 32).sign_token(5, 9, confirmed=True), 9)
     with pytest.raises(NotAuthenticated, match="not valid"):
-        tokens.user_for(tokens.lifecycle_token(9), 9)
+        tokens.signer_for(tokens.lifecycle_token(9), 9)
     with pytest.raises(NotAuthenticated, match="required"):
-        tokens.user_for("", 9)
+        tokens.signer_for("", 9)
 
 
 def test_max_age_cannot_exceed_ten_minutes():

@@ -46,7 +46,8 @@ def list_petitions():
 def petition(petition_id):
     doc = wiring.browsing().petition(petition_id)
     item = _summary(doc)
-    item.update(body=doc["body"], owner=doc["owner_name"], response=doc.get("response"))
+    item.update(body=doc["body"], owner=doc["owner_name"], response=doc.get("response"),
+                removed_signatures=doc.get("removed_signatures", 0))
     if doc["state"] in ("open", "closed"):
         config = current_app.config
         item["thresholds"] = [

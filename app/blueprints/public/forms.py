@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import RadioField, TextAreaField
+from wtforms import BooleanField, RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
@@ -15,3 +15,10 @@ class ReportForm(FlaskForm):
         f"Anything moderators should know (up to {DETAILS_MAX:,} characters; needed for \"Something else\")",
         validators=[Length(max=DETAILS_MAX)],
     )
+
+
+class SignForm(FlaskForm):
+    """The sign button's form post, with the signer's two email opt-ins."""
+
+    notify_response = BooleanField("Email me once when the petition gets its official response")
+    notify_close = BooleanField("Email me once when the petition closes")

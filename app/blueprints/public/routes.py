@@ -5,8 +5,10 @@ from flask_login import current_user, login_required
 from app.web import wiring
 from app.blueprints.public import bp
 from app.blueprints.public.cache import PageCache
-from app.blueprints.public.forms import ReportForm
+from app.blueprints.public.forms import ReportForm, SignForm
+from app.domain.emails import domain_of
 from app.domain.errors import AlreadyReported, InvalidInput, NotFound, StoreUnavailable
+from app.domain.signers import notify_flags
 from app.web.auth_session import require_confirmed_email
 from app.web.extensions import limiter
 from app.web.form_errors import apply_field_errors
@@ -91,7 +93,9 @@ def _signing_endpoint(petition_id, viewer_id, doc, signed):
         url = f"{config['FUNCTIONS_BASE_URL']}{path}?code={config['FUNCTIONS_SIGN_KEY']}"
     else:
         url = request.script_root + path
-    return {"url": url, "token": wiring.signing_tokens().sign_token(viewer_id, petition_id, confirmed=True)}
+    token = wiring.signing_tokens().sign_token(viewer_id, petition_id, confirmed=True,
+                                               email_domain=domain_of(current_user.email))
+    return {"url": url, "token": token}
 
 
 @bp.route("/petitions/<pid:petition_id>/report.csv")
@@ -121,7 +125,9 @@ def sign(petition_id):
         flash("Log in or create an account to sign this petition.", "info")
         return redirect(url_for("auth.login", next=url_for("public.petition", petition_id=petition_id)))
     require_confirmed_email()
-    result = wiring.signing().sign(petition_id, current_user.id, request.remote_addr)
+    form = SignForm()  # CSRFProtect has checked its token; the opt-ins are two checkboxes
+    notify = notify_flags(form.notify_response.data, form.notify_close.data)
+    result = wiring.signing().sign(petition_id, current_user.id, request.remote_addr, current_user.email, notify)
     return redirect(url_for("public.petition", petition_id=petition_id, signed=result.outcome), code=303)
 
 
