@@ -100,7 +100,7 @@ def test_every_moderation_route_is_403_for_a_signed_in_non_moderator(app, petiti
     client = browser_as(app, owner)
     token = csrf_token(client, "/")
     urls = list(moderation_urls(app, petition))
-    assert len(urls) == 7
+    assert len(urls) == 8
     for method, url in urls:
         response = client.open(url, method=method, data={"csrf_token": token, "reason": REASON})
         assert response.status_code == 403, (method, url)

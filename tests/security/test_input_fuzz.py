@@ -23,7 +23,7 @@ value = st.one_of(
 )
 fields = st.dictionaries(
     st.sampled_from(["email", "display_name", "password", "title", "body", "duration_days", "reason", "details",
-                     "note", "responded_on", "extra"]),
+                     "note", "responded_on", "kind", "value", "signed_from", "signed_to", "preview", "confirm", "extra"]),
     value, max_size=6,
 )
 params = st.dictionaries(st.sampled_from(["sort", "page", "q", "state", "x"]), value, max_size=5)
@@ -46,6 +46,7 @@ TEMPLATES = [
     ("GET", "/moderation", params), ("GET", "/moderation/log", params), ("GET", "/moderation/petitions/<id>", params),
     ("POST", "/moderation/petitions/<id>/take-down", fields), ("POST", "/moderation/petitions/<id>/restore", fields),
     ("POST", "/moderation/petitions/<id>/dismiss", fields), ("POST", "/moderation/petitions/<id>/response", fields),
+    ("POST", "/moderation/petitions/<id>/invalidations", fields),
     ("POST", "/auth/register", fields), ("POST", "/auth/login", fields), ("POST", "/auth/logout", fields),
     ("POST", "/petitions/new", fields), ("POST", "/petitions/<id>/edit", fields),
     ("POST", "/petitions/<id>/delete", fields), ("POST", "/petitions/<id>/launch", fields),

@@ -2,8 +2,9 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 
 from app.blueprints.moderation import bp
-from app.blueprints.moderation.forms import DismissForm, ResponseForm, TakeDownForm
-from app.domain.errors import Forbidden, InvalidInput
+from app.blueprints.moderation.forms import DismissForm, InvalidateForm, ResponseForm, TakeDownForm
+from app.domain.errors import Forbidden, InvalidInput, InvalidTransition
+from app.services.invalidation import INVALIDATABLE
 from app.services.moderation import REPORT_REASONS
 from app.web import wiring
 from app.web.extensions import login_manager
@@ -32,14 +33,20 @@ def queue():
     )
 
 
-def _petition_page(petition_id, take_down_form=None, dismiss_form=None, response_form=None, status=200):
+def _petition_page(petition_id, take_down_form=None, dismiss_form=None, response_form=None,
+                   invalidate_form=None, preview=None, status=200):
     petition, reports, entries = wiring.moderation().petition(petition_id)
     if response_form is None:
         response_form = ResponseForm(formdata=None, obj=petition.response)
+    invalidations = wiring.invalidations()
+    can_invalidate = petition.state in INVALIDATABLE
     return render_template(
         "moderation/petition.html", petition=petition, reports=reports, entries=entries, reasons=REPORT_REASONS,
         take_down_form=take_down_form or TakeDownForm(formdata=None),
         dismiss_form=dismiss_form or DismissForm(formdata=None), response_form=response_form,
+        invalidate_form=invalidate_form or InvalidateForm(formdata=None), preview=preview,
+        signals=invalidations.signals(petition_id) if can_invalidate else None,
+        can_invalidate=can_invalidate, invalidations=invalidations.history(petition_id),
     ), status
 
 
@@ -95,6 +102,29 @@ def publish_response(petition_id):
             flash("The response is published on the petition's page and in the API.", "success")
             return redirect(url_for("moderation.petition", petition_id=petition_id), code=303)
     return _petition_page(petition_id, response_form=form, status=400)
+
+
+@bp.route("/petitions/<pid:petition_id>/invalidations", methods=["POST"])
+def invalidate(petition_id):
+    """Preview (how many match now) or remove: the same form, two buttons."""
+    form = InvalidateForm()
+    if form.validate_on_submit():
+        service = wiring.invalidations()
+        try:
+            chosen = service.criterion(form.kind.data, form.value.data, *form.window())
+            if not form.confirm.data:
+                return _petition_page(petition_id, invalidate_form=form, preview=service.preview(petition_id, chosen))
+            done = service.invalidate(petition_id, current_user, chosen, form.reason.data)
+        except InvalidInput as error:
+            apply_field_errors(form, error)
+        except InvalidTransition as error:
+            flash(str(error), "error")
+            return redirect(url_for("moderation.petition", petition_id=petition_id), code=303)
+        else:
+            count = done.removed_count
+            flash(f"{count:,} signature{'' if count == 1 else 's'} removed; the public count has changed.", "success")
+            return redirect(url_for("moderation.petition", petition_id=petition_id), code=303)
+    return _petition_page(petition_id, invalidate_form=form, status=400)
 
 
 @bp.route("/log")
