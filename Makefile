@@ -20,7 +20,7 @@ venv: $(BIN)/.installed
 run: venv
 	APP_ENV=development $(FLASK) db upgrade
 	APP_ENV=development $(FLASK) demo load
-	APP_ENV=development $(FLASK) run --host 127.0.0.1 --port $(PORT) --no-reload --with-threads
+	APP_ENV=development SITE_ORIGIN=$(or $(SITE_ORIGIN),http://127.0.0.1:$(PORT)) $(FLASK) run --host 127.0.0.1 --port $(PORT) --no-reload --with-threads
 
 # The production request path on this machine: nginx on PORT (default 8080) in front of gunicorn,
 # against the local PostgreSQL and Redis (or DATABASE_URL, USERS_DATABASE_URL, REDIS_URL).

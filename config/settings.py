@@ -154,6 +154,13 @@ class BaseConfig:
         self.MAIL_SENDER = _env("MAIL_SENDER", "petitions@localhost")
         self.RUN_BACKGROUND_CLOSER = _env_bool("RUN_BACKGROUND_CLOSER", False)
         self.CLOSE_SWEEP_SECONDS = _env_int("CLOSE_SWEEP_SECONDS", 60)
+        # The mail job (app/services/mail_job.py): threshold, response and close emails. In-process
+        # every MAIL_JOB_SECONDS when RUN_BACKGROUND_MAILER is on (any number of processes may run
+        # it), else `flask mail send` or the Functions app's timer.
+        self.RUN_BACKGROUND_MAILER = _env_bool("RUN_BACKGROUND_MAILER", False)
+        self.MAIL_JOB_SECONDS = _env_int("MAIL_JOB_SECONDS", 30)
+        self.MAIL_BATCH_SIZE = _env_int("MAIL_BATCH_SIZE", 100)
+        self.MAIL_MAX_ATTEMPTS = _env_int("MAIL_MAX_ATTEMPTS", 6)
 
     @property
     def embedded_redis(self):
@@ -177,6 +184,9 @@ class DevelopmentConfig(BaseConfig):
         )
         self.RUN_BACKGROUND_PERSISTER = _env_bool("RUN_BACKGROUND_PERSISTER", True)
         self.RUN_BACKGROUND_CLOSER = _env_bool("RUN_BACKGROUND_CLOSER", True)
+        self.RUN_BACKGROUND_MAILER = _env_bool("RUN_BACKGROUND_MAILER", True)
+        # Mailed links (the mail job has no request to take a host from); `make run` sets it.
+        self.SITE_ORIGIN = self.SITE_ORIGIN or "http://127.0.0.1:5000"
         self.SIGNING_TOKEN_SECRET = self.SIGNING_TOKEN_SECRET or self.SECRET_KEY + ":signing"
         self.MAIL_DIR = self.MAIL_DIR or str(INSTANCE_DIR / "mail")
         self.DEV_MAIL_VIEWER = True

@@ -234,6 +234,52 @@ class PetitionReport(PetitionsBase):
     resolution: Mapped[str | None] = mapped_column(String(20))
 
 
+class MailCampaign(PetitionsBase):
+    """One mailing about a petition: its owner at a threshold, or its opted-in signers when it
+    gets a response or closes. One per (petition, kind), so two workers that see the same event
+    record it once; `expanded_at` is set when its deliveries were written."""
+
+    __tablename__ = "mail_campaigns"
+    __table_args__ = (UniqueConstraint("petition_id", "kind", name="uq_mail_campaigns_petition_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expanded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class MailDelivery(PetitionsBase):
+    """One email of a campaign to one person, sent by the mail job and retried with backoff.
+    One per (petition, kind, user): a campaign expanded twice writes nobody twice."""
+
+    __tablename__ = "mail_deliveries"
+    __table_args__ = (
+        UniqueConstraint("petition_id", "kind", "user_id", name="uq_mail_deliveries_petition_kind_user"),
+        Index("ix_mail_deliveries_status_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(30))
+    user_id: Mapped[int] = mapped_column(Integer)  # in the users database: no foreign key
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending, sent, failed, skipped
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Unicode(200))
+
+
+class MailOptOut(PetitionsBase):
+    """Someone who followed an unsubscribe link: no more mail about this petition."""
+
+    __tablename__ = "mail_opt_outs"
+
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class ModerationAction(PetitionsBase):
     """The audit log: every moderator action and every change of who is a moderator. Rows are
     only ever added. No foreign key, so the log outlives what it names."""

@@ -16,6 +16,12 @@ class UserRepository:
     def get(self, user_id):
         return self.session.get(User, user_id)
 
+    def by_ids(self, user_ids):
+        """{id: user} for the ids that still have an account."""
+        if not user_ids:
+            return {}
+        return {u.id: u for u in self.session.scalars(select(User).where(User.id.in_(list(user_ids))))}
+
     def get_locked(self, user_id):
         """The user, row-locked until the transaction ends (SELECT ... FOR UPDATE where the
         database has it; SQLite locks the whole file on write anyway)."""

@@ -3,6 +3,7 @@ and the Functions app (functions_app/clients.py) both use it, so both run the sa
 import logging
 
 from app.domain.petitions import utcnow
+from app.repositories.mail_sql import MailRepository
 from app.repositories.moderation_sql import ModerationLog
 from app.repositories.outbox import Outbox
 from app.repositories.petitions_sql import InvalidationRepository, PetitionRepository, SignatureRepository
@@ -11,11 +12,14 @@ from app.repositories.users_sql import UserRepository
 from app.services.closing import CloseCoordinator, ClosingService
 from app.services.invalidation import InvalidationService
 from app.services.mail import make_mailer
+from app.services.mail_job import OWNER_DEBATE_THRESHOLD, OWNER_RESPONSE_THRESHOLD, MailJob
+from app.services.mail_messages import MailMessages
 from app.services.notifications import NotificationService
 from app.services.persister import SignaturePersister
 from app.services.rebuild import ensure_open_index
 from app.services.reports import ReportService
 from app.services.sign_limits import SignLimits
+from app.services.unsubscribe import UnsubscribeLinks, Unsubscriptions
 from app.services.signing import SigningService
 
 log = logging.getLogger(__name__)
@@ -82,7 +86,37 @@ class Services:
             UserRepository(self.session),
             NotificationRepository(self.session),
             ReportRepository(self.session),
+            MailRepository(self.session),
             mailer=mailer,
+            clock=self.clock,
+        )
+
+    def mail_repository(self):
+        return MailRepository(self.session)
+
+    def unsubscribe_links(self):
+        return UnsubscribeLinks(self.settings["SIGNING_TOKEN_SECRET"], self.settings["SITE_ORIGIN"])
+
+    def unsubscriptions(self):
+        return Unsubscriptions(self.session, PetitionRepository(self.session), self.mail_repository(),
+                               self.unsubscribe_links(), clock=self.clock)
+
+    def mail_job(self):
+        thresholds = {OWNER_RESPONSE_THRESHOLD: self.settings["RESPONSE_THRESHOLD"],
+                      OWNER_DEBATE_THRESHOLD: self.settings["DEBATE_THRESHOLD"]}
+        links = self.unsubscribe_links()
+        return MailJob(
+            self.session,
+            self.mail_repository(),
+            PetitionRepository(self.session),
+            UserRepository(self.session),
+            self.store,
+            self.persister(),
+            make_mailer(self.settings),
+            MailMessages(self.settings["SITE_ORIGIN"], links, thresholds),
+            thresholds,
+            batch_size=self.settings["MAIL_BATCH_SIZE"],
+            max_attempts=self.settings["MAIL_MAX_ATTEMPTS"],
             clock=self.clock,
         )
 

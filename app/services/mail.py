@@ -1,5 +1,6 @@
 """Outgoing mail: through an SMTP server (SMTP_URL), or as files in a folder (MAIL_DIR) that
 `make run` lists at /dev/mail, so a new user can finish every journey with no mail server."""
+import contextlib
 import os
 import smtplib
 import tempfile
@@ -16,11 +17,13 @@ from urllib.parse import unquote, urlsplit
 SEND_ERRORS = (smtplib.SMTPException, OSError)
 
 
-def compose(sender, to, subject, body):
+def compose(sender, to, subject, body, headers=None):
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = sender, to, subject
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    for name, value in (headers or {}).items():
+        message[name] = value
     message.set_content(body)
     return message
 
@@ -37,8 +40,14 @@ class SmtpMailer:
         self.sender = sender
         self.timeout = timeout
 
-    def send(self, to, subject, body):
-        message = compose(self.sender, to, subject, body)
+    def send(self, to, subject, body, headers=None):
+        with self.batch() as send:
+            send(to, subject, body, headers)
+
+    @contextlib.contextmanager
+    def batch(self):
+        """One connection for many messages (the mail job's batches): yields send(to, subject,
+        body, headers=None)."""
         parts = self.parts
         if parts.scheme == "smtps":
             connection = smtplib.SMTP_SSL(parts.hostname, parts.port or 465, timeout=self.timeout)
@@ -49,7 +58,11 @@ class SmtpMailer:
                 smtp.starttls()
             if parts.username:
                 smtp.login(unquote(parts.username), unquote(parts.password or ""))
-            smtp.send_message(message)
+
+            def send(to, subject, body, headers=None):
+                smtp.send_message(compose(self.sender, to, subject, body, headers))
+
+            yield send
 
 
 class MailDirMailer:
@@ -60,14 +73,18 @@ class MailDirMailer:
         self.directory = directory
         self.sender = sender
 
-    def send(self, to, subject, body):
+    def send(self, to, subject, body, headers=None):
         os.makedirs(self.directory, exist_ok=True)
         name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.eml"
         fd, temporary = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
         with os.fdopen(fd, "wb") as file:
-            file.write(bytes(compose(self.sender, to, subject, body)))
+            file.write(bytes(compose(self.sender, to, subject, body, headers)))
         os.replace(temporary, os.path.join(self.directory, name))
         return name
+
+    @contextlib.contextmanager
+    def batch(self):
+        yield self.send
 
 
 def make_mailer(settings):

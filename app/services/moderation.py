@@ -16,6 +16,7 @@ from app.domain.petitions import Action, PetitionState, as_utc, transition, utcn
 from app.repositories.models import PetitionReport, PetitionResponse
 from app.services.documents import open_document, response_dict
 from app.services.mail import SEND_ERRORS
+from app.services.mail_job import SIGNERS_RESPONSE
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ ALREADY_REPORTED = "You have reported this petition already. Our moderators will
 
 class ModerationService:
     def __init__(self, session, petitions, signatures, reports, audit, store, users=None, mailer=None,
-                 clock=utcnow, on_take_down=None, on_restore=None):
+                 mail=None, clock=utcnow, on_take_down=None, on_restore=None):
         self.session = session
         self.petitions = petitions
         self.signatures = signatures
@@ -46,6 +47,7 @@ class ModerationService:
         self.store = store
         self.users = users
         self.mailer = mailer
+        self.mail = mail  # MailRepository: a first response is mailed to the signers who opted in
         self.clock = clock
         # Functions mode: end the petition's orchestration / start a new one (None inline: the
         # close sweep finds restored petitions by their state).
@@ -109,6 +111,8 @@ class ModerationService:
             self.clock(), moderator.id, moderator.display_name)
         self.audit.add("correct_response" if corrected else "publish_response", moderator.id,
                        moderator.display_name, petition_id, details=f"dated {responded_on.isoformat()}")
+        if not corrected and self.mail is not None:  # a correction is not mailed again
+            self.mail.add_campaign(petition_id, SIGNERS_RESPONSE, self.clock())
         self.session.commit()
         self.session.refresh(petition)
         if petition.state == PetitionState.OPEN.value:

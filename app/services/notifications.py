@@ -1,9 +1,11 @@
-"""Tells a petition's owner it has closed: a notification record, and an email when mail is set up."""
+"""Tells a petition's owner it has closed (a notification record, and an email when mail is set
+up), and records the mailing to its signers who asked to hear of the close."""
 import logging
 
 from app.domain.errors import InvalidTransition, NotFound
 from app.domain.petitions import PetitionState, utcnow
 from app.repositories.models import Notification
+from app.services.mail_job import SIGNERS_CLOSED
 
 log = logging.getLogger(__name__)
 
@@ -11,12 +13,13 @@ PETITION_CLOSED = "petition_closed"
 
 
 class NotificationService:
-    def __init__(self, session, petitions, users, notifications, reports, mailer=None, clock=utcnow):
+    def __init__(self, session, petitions, users, notifications, reports, mail, mailer=None, clock=utcnow):
         self.session = session
         self.petitions = petitions
         self.users = users
         self.notifications = notifications
         self.reports = reports
+        self.mail = mail
         self.mailer = mailer
         self.clock = clock
 
@@ -31,6 +34,8 @@ class NotificationService:
         notification = self.notifications.get(petition_id, PETITION_CLOSED)
         if notification is None:
             notification = self.notifications.add(self._compose(petition))
+            # The signers who asked to hear of the close: the mail job writes to them.
+            self.mail.add_campaign(petition_id, SIGNERS_CLOSED, self.clock())
             self.session.commit()
         if self.mailer is not None and notification.emailed_at is None:
             self._email_once(petition, notification)

@@ -31,6 +31,7 @@ def register_commands(app):
     app.cli.add_command(demo_cli)
     app.cli.add_command(petitions_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(mail_cli)
 
 
 @click.group("signatures", help="The signature outbox.")
@@ -164,3 +165,17 @@ def load_demo():
 
     created = load_demo_data(current_app)
     click.echo("demo data loaded" if created else "demo data already present")
+
+
+@click.group("mail", help="Petition emails: thresholds, responses, closes.")
+def mail_cli():
+    pass
+
+
+@mail_cli.command("send")
+def mail_send():
+    """Run the mail job once: record thresholds reached, queue the recipients, send what is due
+    (cron or a systemd timer every minute, unless RUN_BACKGROUND_MAILER runs it in-process)."""
+    run = wiring.mail_job().run_once()
+    click.echo(f"{run.campaigns} new campaigns, {run.queued} queued, {run.sent} sent, "
+               f"{run.retrying} to retry, {run.failed} given up, {run.skipped} skipped")

@@ -207,6 +207,8 @@ def first_request_setup(app):
                 start_background_persister(app)
             if app.config["RUN_BACKGROUND_CLOSER"] and not app.config.get("TESTING"):
                 start_background_closer(app)
+            if app.config["RUN_BACKGROUND_MAILER"] and not app.config.get("TESTING"):
+                start_background_mailer(app)
             done.set()
 
     return hook
@@ -249,4 +251,27 @@ def start_background_closer(app):
     thread = threading.Thread(target=run, name="close-sweep", daemon=True)
     thread.start()
     app.extensions["closer_stop"] = stop
+    return thread
+
+
+def start_background_mailer(app):
+    """Runs the mail job every MAIL_JOB_SECONDS in-process (`make run`, or any deployment that
+    sets RUN_BACKGROUND_MAILER): safe in every worker at once, as the job's row locks keep two
+    from sending the same mail. The Functions app's timer does it in functions mode."""
+    from app.web import wiring
+
+    log = logging.getLogger(__name__)
+    stop = threading.Event()
+
+    def run():
+        while not stop.wait(app.config["MAIL_JOB_SECONDS"]):
+            with app.app_context():
+                try:
+                    wiring.mail_job().run_once()
+                except Exception:
+                    log.exception("mail job failed; retrying at the next run")
+
+    thread = threading.Thread(target=run, name="mail-job", daemon=True)
+    thread.start()
+    app.extensions["mailer_stop"] = stop
     return thread

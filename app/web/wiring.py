@@ -3,6 +3,7 @@ from flask import current_app
 
 from app.services.assembly import Services
 from app.web.extensions import db
+from app.repositories.mail_sql import MailRepository
 from app.repositories.moderation_sql import ModerationLog, ReportRepository
 from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
 from app.repositories.users_sql import UserRepository
@@ -62,6 +63,7 @@ def moderation():
         open_store(),
         users=UserRepository(db.session),
         mailer=make_mailer(current_app.config),
+        mail=MailRepository(db.session),
         **hooks,
     )
 
@@ -99,3 +101,11 @@ def functions_client():
 
 def invalidations():
     return services().invalidations()
+
+
+def mail_job():
+    return services().mail_job()
+
+
+def unsubscriptions():
+    return services().unsubscriptions()

@@ -1,4 +1,5 @@
-"""Timer triggers: the close sweep (safety net for lost orchestrations) and outbox persistence."""
+"""Timer triggers: the close sweep (safety net for lost orchestrations), outbox persistence and
+the mail job."""
 import logging
 import os
 import socket
@@ -37,3 +38,13 @@ def persist_signatures(timer: func.TimerRequest) -> None:
         persisted = services.persister(consumer=consumer).drain(max_batches=PERSIST_MAX_BATCHES)
     if persisted:
         log.info("persisted %s signatures", persisted)
+
+
+@bp.timer_trigger(schedule="30 * * * * *", arg_name="timer", run_on_startup=False)
+def send_mail(timer: func.TimerRequest) -> None:
+    """Every minute: the mail job (thresholds reached, responses and closes to the signers who
+    opted in), in batches, retrying failed sends. Overlapping runs are safe (row locks)."""
+    with clients.services() as services:
+        run = services.mail_job().run_once()
+    if run.sent or run.retrying or run.failed:
+        log.info("mail job: %s", run._asdict())

@@ -16,6 +16,7 @@ EXPECTED = {
     "notify_owner": "activityTrigger",
     "close_overdue": "timerTrigger",
     "persist_signatures": "timerTrigger",
+    "send_mail": "timerTrigger",
 }
 
 

@@ -7,6 +7,7 @@ from app.web import wiring
 from app.web.extensions import db
 from app.web.factory import create_app
 from app.repositories.models import Petition, Signature
+from app.services.mail import read_mail_dir
 from config.settings import DevelopmentConfig
 from tests.helpers import create_draft, csrf_token, launch, logout, register, sign
 
@@ -55,6 +56,21 @@ def test_whole_journey_runs_on_sqlite_and_fakeredis(embedded_app):
         assert len(db.session.scalars(select(Signature.user_id)).all()) == 2
     page = client.get(f"/petitions/{petition_id}").get_data(as_text=True)
     assert "You signed this petition." in page
+
+
+def test_the_mail_job_runs_on_sqlite_and_writes_to_the_mail_folder(embedded_app):
+    app = embedded_app
+    app.config["RESPONSE_THRESHOLD"] = 1
+    client = app.test_client()
+    register(client, "owner@example.com", "Olive Owner")
+    petition_id = create_draft(client)
+    launch(client, petition_id)
+    sign(client, petition_id)
+    with app.app_context():
+        assert wiring.mail_job().run_once().sent == 1
+        assert wiring.mail_job().run_once().sent == 0
+    subjects = [m.subject for m in read_mail_dir(app.config["MAIL_DIR"])]
+    assert subjects.count("Your petition has reached 1 signatures") == 1
 
 
 def run_cli(app, *args):

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import psycopg2 as postgresql_psycopg2
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from app.web.extensions import db
-from app.repositories.models import METADATA_BY_BIND
+from app.repositories.models import METADATA_BY_BIND, Signature
 from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
 
 # As create_engine("mssql+pyodbc://...") configures it for a current server: `?` parameters and
@@ -158,6 +158,15 @@ def test_reads_for_rebuild_and_owner_pages_compile():
         lambda s: SignatureRepository(s).signers_by_petition([1, 2]),
     ):
         assert all(sql.startswith("SELECT") for sql in recorded(call))
+
+
+def test_the_mail_jobs_queries_compile_for_sql_server_with_its_row_locks():
+    from app.repositories.mail_sql import MailRepository
+
+    (claim,) = recorded(lambda s: MailRepository(s).claim_due(NOW, 100))
+    assert "WITH (UPDLOCK, ROWLOCK, READPAST)" in claim and "TOP 100" in claim
+    (expand,) = recorded(lambda s: MailRepository(s).add_signer_deliveries(1, "signers_closed", Signature.notify_close, NOW))
+    assert expand.startswith("INSERT INTO mail_deliveries (") and "SELECT" in expand and "ON CONFLICT" not in expand
 
 
 def test_migrations_build_exactly_the_models_schema(app):

@@ -6,7 +6,8 @@ skipped."""
 from sqlalchemy import func, select
 
 from app.web.extensions import db
-from app.repositories.models import Petition, Signature, User
+from app.repositories.models import MailOptOut, Petition, Signature, User
+from app.web import wiring
 from tests.helpers import create_draft, csrf_token, register
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -23,14 +24,18 @@ def _state(app):
             db.session.scalar(select(func.count()).select_from(User)),
             db.session.execute(select(Petition.id, Petition.title, Petition.state)).all(),
             db.session.scalar(select(func.count()).select_from(Signature)),
+            db.session.scalar(select(func.count()).select_from(MailOptOut)),
         )
 
 
-def _url_values(rule, draft_id):
+def _url_values(app, rule, draft_id):
     values = {}
     for argument in rule.arguments:
-        assert argument == "petition_id", f"{rule.rule}: teach this test a value for <{argument}>"
+        assert argument in ("petition_id", "token"), f"{rule.rule}: teach this test a value for <{argument}>"
         values[argument] = draft_id
+    if "token" in values:  # a genuine unsubscribe link, so only the CSRF check can refuse it
+        with app.app_context():
+            values["token"] = wiring.services().unsubscribe_links().url(draft_id, 1).rsplit("/", 1)[1]
     return values
 
 
@@ -47,7 +52,7 @@ def test_every_state_changing_route_refuses_missing_and_wrong_tokens(app, client
 
     checked = 0
     for rule in rules:
-        url = rule.build(_url_values(rule, draft_id))[1]
+        url = rule.build(_url_values(app, rule, draft_id))[1]
         for method in sorted(rule.methods & STATE_CHANGING):
             for token in (None, "", "not-a-token", foreign_token):
                 data = dict(FORM) if token is None else dict(FORM, csrf_token=token)

@@ -51,6 +51,7 @@ TEMPLATES = [
     ("POST", "/petitions/new", fields), ("POST", "/petitions/<id>/edit", fields),
     ("POST", "/petitions/<id>/delete", fields), ("POST", "/petitions/<id>/launch", fields),
     ("POST", "/petitions/<id>/sign", fields),
+    ("GET", "/petitions/<id>/unsubscribe/<id>", params), ("POST", "/petitions/<id>/unsubscribe/<id>", fields),
 ]
 
 
@@ -73,7 +74,7 @@ def test_no_fuzzed_request_gets_a_5xx(app, client):
     adapter = app.url_map.bind("localhost")
     reached, statuses = set(), {}
 
-    @settings(max_examples=500, deadline=None, derandomize=True)
+    @settings(max_examples=700, deadline=None, derandomize=True)
     @given(request=requests())
     def fuzz(request):
         method, template, path, data = request

@@ -22,3 +22,8 @@ class SignForm(FlaskForm):
 
     notify_response = BooleanField("Email me once when the petition gets its official response")
     notify_close = BooleanField("Email me once when the petition closes")
+
+
+class UnsubscribeForm(FlaskForm):
+    """The button behind an unsubscribe link: a link alone (a mail scanner fetching it) changes
+    nothing."""

@@ -5,9 +5,9 @@ from flask_login import current_user, login_required
 from app.web import wiring
 from app.blueprints.public import bp
 from app.blueprints.public.cache import PageCache
-from app.blueprints.public.forms import ReportForm, SignForm
+from app.blueprints.public.forms import ReportForm, SignForm, UnsubscribeForm
 from app.domain.emails import domain_of
-from app.domain.errors import AlreadyReported, InvalidInput, NotFound, StoreUnavailable
+from app.domain.errors import AlreadyReported, InvalidInput, LinkNotValid, NotFound, StoreUnavailable
 from app.domain.signers import notify_flags
 from app.web.auth_session import require_confirmed_email
 from app.web.extensions import limiter
@@ -129,6 +129,22 @@ def sign(petition_id):
     notify = notify_flags(form.notify_response.data, form.notify_close.data)
     result = wiring.signing().sign(petition_id, current_user.id, request.remote_addr, current_user.email, notify)
     return redirect(url_for("public.petition", petition_id=petition_id, signed=result.outcome), code=303)
+
+
+@bp.route("/petitions/<pid:petition_id>/unsubscribe/<token>", methods=["GET", "POST"])
+def unsubscribe(petition_id, token):
+    """The link in every petition email: no more mail about this petition to this person.
+    No sign-in needed (the signed link names them); the change itself is a CSRF-checked POST."""
+    service = wiring.unsubscriptions()
+    try:
+        petition = service.petition_for(petition_id, token)
+    except LinkNotValid as error:
+        return render_template("public/unsubscribe.html", petition=None, error=error.message), 400
+    form = UnsubscribeForm()
+    done = form.validate_on_submit()
+    if done:
+        service.unsubscribe(petition_id, token)
+    return render_template("public/unsubscribe.html", petition=petition, form=form, done=done)
 
 
 def _reporter_key():
