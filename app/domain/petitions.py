@@ -90,6 +90,7 @@ def parse_petition_id(text):
 
 DEADLINE_PASSED = "This petition has reached its deadline and no longer accepts signatures."
 CLOSED_FOR_SIGNING = "This petition is closed and no longer accepts signatures."
+TAKEN_DOWN_FOR_SIGNING = "Our moderators have taken this petition down, so it no longer accepts signatures."
 
 
 def check_can_sign(state, closes_at, now):
@@ -99,6 +100,8 @@ def check_can_sign(state, closes_at, now):
         raise NotOpenForSigning("This petition has not been launched yet, so it cannot be signed.")
     if state is PetitionState.CLOSED:
         raise NotOpenForSigning(CLOSED_FOR_SIGNING)
+    if state is PetitionState.TAKEN_DOWN:
+        raise NotOpenForSigning(TAKEN_DOWN_FOR_SIGNING)
     if closes_at is not None and as_utc(now) >= as_utc(closes_at):
         raise DeadlinePassed(DEADLINE_PASSED)
 

@@ -357,12 +357,19 @@ class OpenPetitionStore:
             pipe.hset(keys.ENDED, petition_id, "closed")
             pipe.execute()
 
-    def mark_ended(self, petition_ids, chunk=10_000):
-        """Records petitions that have ended (the rebuild loads the closed ones from SQL)."""
+    def ended_as(self, petition_id):
+        """Why signing refuses a petition that has ended: "closed", "taken_down", or None."""
         with store_errors():
-            for start in range(0, len(petition_ids), chunk):
-                part = petition_ids[start : start + chunk]
-                self.redis.hset(keys.ENDED, mapping=dict.fromkeys(part, "closed"))
+            reason = self.redis.hget(keys.ENDED, petition_id)
+        return reason.decode() if reason is not None else None
+
+    def mark_ended(self, ended, chunk=10_000):
+        """Records petitions that have ended, {id: "closed" or "taken_down"} (the rebuild loads
+        them from SQL)."""
+        items = list(ended.items())
+        with store_errors():
+            for start in range(0, len(items), chunk):
+                self.redis.hset(keys.ENDED, mapping=dict(items[start : start + chunk]))
 
     def take_down(self, petition_id):
         """A moderator's take-down, in one transaction: out of every open index and list, refused

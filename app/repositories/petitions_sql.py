@@ -112,10 +112,11 @@ class PetitionRepository:
             select(Petition).where(Petition.state == PetitionState.OPEN.value).order_by(Petition.id)
         ).all()
 
-    def ended_ids(self):
-        """Petitions that took signatures once and take none now: closed or taken down."""
+    def ended(self):
+        """{id: state} of the petitions that took signatures once and take none now: closed or
+        taken down."""
         ended = (PetitionState.CLOSED.value, PetitionState.TAKEN_DOWN.value)
-        return self.session.scalars(select(Petition.id).where(Petition.state.in_(ended))).all()
+        return dict(self.session.execute(select(Petition.id, Petition.state).where(Petition.state.in_(ended))).all())
 
     def mark_taken_down(self, petition_id, at, reason, signature_count):
         result = self.session.execute(

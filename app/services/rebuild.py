@@ -46,7 +46,7 @@ def rebuild_open_index(store, petitions, signatures, clock):
     # read may have been merged back, and a crashed invalidation may never have reached Redis.
     for petition_id, removed in signatures.removed_by_petition(open_ids).items():
         store.invalidate(petition_id, removed)
-    store.mark_ended(list(petitions.ended_ids()))  # so refusals say "ended" without SQL
+    store.mark_ended(petitions.ended())  # so refusals say why without SQL
     store.mark_ready(clock().isoformat())
     # Whole documents exist only where a release before v3 ran (not after Redis lost its data),
     # and only for petitions open when v3 arrived: closing deletes the rest.

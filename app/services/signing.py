@@ -10,7 +10,14 @@ from dataclasses import dataclass
 
 from app.domain.emails import domain_of
 from app.domain.errors import DeadlinePassed, NotFound, NotOpenForSigning, RateLimited, SignatureRemoved, StoreUnavailable
-from app.domain.petitions import CLOSED_FOR_SIGNING, DEADLINE_PASSED, PetitionState, check_can_sign, utcnow
+from app.domain.petitions import (
+    CLOSED_FOR_SIGNING,
+    DEADLINE_PASSED,
+    TAKEN_DOWN_FOR_SIGNING,
+    PetitionState,
+    check_can_sign,
+    utcnow,
+)
 from app.domain.signers import SignerContext
 from app.repositories.open_petitions import (
     SIGN_ENDED,
@@ -51,15 +58,16 @@ def thank_you(outcome, count):
     return None
 
 
-def _result_or_refusal(petition_id, status, count):
+def _result_or_refusal(store, petition_id, status, count):
     """The SignResult for a signature, or the error for the refusals every way in explains alike.
     Returns None for the not-open answers, which each way in explains its own way."""
     if status == SIGN_RATE_LIMITED:
         raise RateLimited(RATE_LIMITED)
     if status == SIGN_PAST_DEADLINE:
         raise DeadlinePassed(DEADLINE_PASSED)
-    if status == SIGN_ENDED:
-        raise NotOpenForSigning(CLOSED_FOR_SIGNING)
+    if status == SIGN_ENDED:  # rare, so one more read to say why
+        raise NotOpenForSigning(TAKEN_DOWN_FOR_SIGNING if store.ended_as(petition_id) == "taken_down"
+                                else CLOSED_FOR_SIGNING)
     if status == SIGN_REMOVED:
         raise SignatureRemoved(REMOVED)
     if status in (SIGN_NOT_OPEN, SIGN_INDEX_LOST):
@@ -82,14 +90,14 @@ class SigningService:
         counters = self.limits.counters(user_id, client_ip) if self.limits else ()
         signer = SignerContext.of(client_ip, domain_of(email) if email else "", notify)
         status, count = self.store.sign(petition_id, user_id, now.timestamp(), counters, signer)
-        if (result := _result_or_refusal(petition_id, status, count)) is not None:
+        if (result := _result_or_refusal(self.store, petition_id, status, count)) is not None:
             return result
         if status == SIGN_INDEX_LOST and self.restore_index is not None:
             # Redis lost its open index: restore it from SQL and try once more, uncounted
             # (this attempt was counted already).
             self.restore_index()
             status, count = self.store.sign(petition_id, user_id, now.timestamp(), signer=signer)
-            if (result := _result_or_refusal(petition_id, status, count)) is not None:
+            if (result := _result_or_refusal(self.store, petition_id, status, count)) is not None:
                 return result
         self._explain_refusal(petition_id, user_id, now)
         raise StoreUnavailable(NOT_RECORDED)  # open in SQL, yet Redis cannot take it now
@@ -119,7 +127,7 @@ class TokenSigningService:
         counters = self.limits.counters(signer.user_id, client_ip)
         context = SignerContext.of(client_ip, signer.email_domain, notify)
         status, count = self.store.sign(petition_id, signer.user_id, self.clock().timestamp(), counters, context)
-        if (result := _result_or_refusal(petition_id, status, count)) is not None:
+        if (result := _result_or_refusal(self.store, petition_id, status, count)) is not None:
             return result
         if status == SIGN_INDEX_LOST:
             raise StoreUnavailable(NOT_RECORDED)

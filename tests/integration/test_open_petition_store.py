@@ -158,10 +158,11 @@ def test_a_petition_that_stopped_signing_is_refused_as_ended_even_without_an_ind
 
 def test_an_unknown_petition_is_told_apart_from_a_lost_index(store, redis_client):
     assert store.sign(7, 501, now_ts()) == (SIGN_INDEX_LOST, 0)  # an empty Redis cannot tell
-    store.mark_ended([5, 6])
+    store.mark_ended({5: "closed", 6: "taken_down"})
     store.mark_ready("complete")
     assert store.sign(7, 501, now_ts()) == (SIGN_NOT_OPEN, 0)
     assert store.sign(6, 501, now_ts()) == (SIGN_ENDED, 0)
+    assert (store.ended_as(5), store.ended_as(6), store.ended_as(7)) == ("closed", "taken_down", None)
     assert redis_client.keys("petition:*:signers") == [] and redis_client.xlen(keys.OUTBOX) == 0
 
 
