@@ -1,11 +1,11 @@
 """HTTP functions: signing from the browser, and the lifecycle starter the web app calls."""
+import ipaddress
 import json
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from app.domain.errors import DomainError
-from app.domain.signers import ip_prefix
 from app.signing_endpoint import contract
 from petition_functions import clients, lifecycle
 
@@ -48,10 +48,18 @@ def client_ip(req):
     """The caller's address from the first X-Forwarded-For entry, which Azure's front end writes
     as "address:port" for IPv4 and may write bare ("unknown" when absent or unreadable)."""
     first = (req.headers.get("X-Forwarded-For") or "").split(",")[0].strip()
-    if ip_prefix(first):
+    if _is_address(first):
         return first
     host = first.rsplit(":", 1)[0].strip("[]")  # "1.2.3.4:5678", "[2001:db8::1]:5678"
-    return host if ip_prefix(host) else "unknown"
+    return host if _is_address(host) else "unknown"
+
+
+def _is_address(text):
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 @bp.route(route="petitions/{petition_id}/signatures", methods=["POST", "OPTIONS"],

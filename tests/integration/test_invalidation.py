@@ -14,35 +14,16 @@ from app.repositories import redis_keys as keys
 from app.repositories.models import ModerationAction, Signature, SignatureInvalidation
 from app.web import wiring
 from app.web.extensions import db
-from tests.helpers import login, post_form, sign
-from tests.integration.support import close_now, login_as, make_open, make_user, petition_row
+from tests.helpers import post_form, sign
+from tests.integration.support import Moderator, close_now, login_as, make_open, make_user, petition_row
 
 ERROR_RE = re.compile(r'class="error-message"[^>]*>([^<]*)<')
 REASON = "A burst of sign-ups from one throwaway domain."
 
 
 @pytest.fixture
-def owner(app):
-    return make_user(app, "owner@example.com", "Olive Owner")
-
-
-@pytest.fixture
 def petition(app, owner):
     return make_open(app, owner, "Keep the night buses running")
-
-
-@pytest.fixture
-def mod_client(app):
-    make_user(app, "mo@example.com", "Mo Moderator")
-    with app.app_context():
-        assert app.test_cli_runner().invoke(args=["users", "grant-moderator", "mo@example.com"]).exit_code == 0
-    client = app.test_client()
-    login(client, "mo@example.com")
-    return client
-
-
-class Moderator:
-    id, display_name = 99, "Mo"
 
 
 def text(response):
