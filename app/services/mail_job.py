@@ -114,6 +114,8 @@ class MailJob:
 
     # -- 3. sending -----------------------------------------------------------------------------
     def send_due(self):
+        if self.mailer is None:  # no SMTP_URL or MAIL_DIR: deliveries wait until there is one
+            return _Outcome(claimed=0)
         now = self.clock()
         batch = self.mail.claim_due(now, self.batch_size)
         outcome = _Outcome(claimed=len(batch))

@@ -7,7 +7,12 @@ import threading
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
+from sqlalchemy import select
 from werkzeug.serving import make_server
+
+from app.repositories.models import Signature
+from app.web import wiring
+from app.web.extensions import db
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -85,7 +90,7 @@ def count_on(page):
     return page.locator("#signature-count")
 
 
-def test_register_create_launch_and_sign_as_two_people(live_server, browser):
+def test_register_create_launch_and_sign_as_two_people(app, live_server, browser):
     base = live_server
     context = browser.new_context()
     page = context.new_page()
@@ -131,6 +136,7 @@ def test_register_create_launch_and_sign_as_two_people(live_server, browser):
     expect(page.get_by_text("Confirm your email address to sign")).to_be_visible()
     confirm_by_mail(page, base, "sam@example.com")
     page.goto(petition_url)
+    page.get_by_label("Email me once when it closes").check()  # sent by the sign button's script
     page.get_by_role("button", name="Sign this petition").click()
     expect(page.get_by_text("Thank you for signing. This petition now has 1 signature.")).to_be_visible()
     expect(count_on(page)).to_have_text("1")
@@ -154,5 +160,10 @@ def test_register_create_launch_and_sign_as_two_people(live_server, browser):
     page.goto(base)
     expect(page.locator(".petition-card .meta strong").first).to_have_text("2")
     assert problems == []
+    with app.app_context():  # Sam's opt-in reached SQL with the signature; the owner ticked none
+        wiring.persister(consumer="e2e").drain()
+        opt_ins = db.session.execute(select(Signature.notify_response, Signature.notify_close)
+                                     .order_by(Signature.id)).all()
+    assert [tuple(row) for row in opt_ins] == [(False, True), (False, False)]
     if SCREENSHOT:
         owner.screenshot(path=SCREENSHOT, full_page=True)

@@ -16,7 +16,7 @@ from app.web import wiring
 from app.web.extensions import db
 from config.settings import TestConfig as BaseTestConfig
 from tests.helpers import csrf_token, post_form
-from tests.integration.support import login_as, make_open, make_user
+from tests.integration.support import Moderator, login_as, make_open, make_user
 from tests.smtp import smtp_server
 
 SMTP_PORT = 5314
@@ -38,17 +38,8 @@ def inbox():
 
 
 @pytest.fixture
-def owner(app):
-    return make_user(app, "owner@example.com", "Olive Owner")
-
-
-@pytest.fixture
 def petition(app, owner):
     return make_open(app, owner, "Light the canal towpath")
-
-
-class Moderator:
-    id, display_name = 99, "Mo"
 
 
 def signers(app, petition_id, n, notify=("", ), start=1):
