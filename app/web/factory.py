@@ -237,21 +237,7 @@ def start_background_closer(app):
 
     if app.config["SIGNING_BACKEND"] != "inline":
         return None
-    log = logging.getLogger(__name__)
-    stop = threading.Event()
-
-    def run():
-        while not stop.wait(app.config["CLOSE_SWEEP_SECONDS"]):
-            with app.app_context():
-                try:
-                    wiring.services().sweep()
-                except Exception:
-                    log.exception("close sweep failed; retrying at the next one")
-
-    thread = threading.Thread(target=run, name="close-sweep", daemon=True)
-    thread.start()
-    app.extensions["closer_stop"] = stop
-    return thread
+    return _every(app, "CLOSE_SWEEP_SECONDS", "close-sweep", lambda: wiring.services().sweep(), "closer_stop")
 
 
 def start_background_mailer(app):
@@ -260,18 +246,24 @@ def start_background_mailer(app):
     from sending the same mail. The Functions app's timer does it in functions mode."""
     from app.web import wiring
 
+    return _every(app, "MAIL_JOB_SECONDS", "mail-job", lambda: wiring.mail_job().run_once(), "mailer_stop")
+
+
+def _every(app, seconds_setting, name, job, stop_name):
+    """A daemon thread running `job` in an app context every `seconds_setting` seconds; a failed
+    run is logged and the next one tries again. app.extensions[stop_name] stops it."""
     log = logging.getLogger(__name__)
     stop = threading.Event()
 
     def run():
-        while not stop.wait(app.config["MAIL_JOB_SECONDS"]):
+        while not stop.wait(app.config[seconds_setting]):
             with app.app_context():
                 try:
-                    wiring.mail_job().run_once()
+                    job()
                 except Exception:
-                    log.exception("mail job failed; retrying at the next run")
+                    log.exception("%s failed; retrying at the next run", name)
 
-    thread = threading.Thread(target=run, name="mail-job", daemon=True)
+    thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
-    app.extensions["mailer_stop"] = stop
+    app.extensions[stop_name] = stop
     return thread

@@ -221,3 +221,11 @@ def test_the_sign_form_records_the_opt_ins_and_the_cli_runs_the_job(app, inbox, 
         result = app.test_cli_runner().invoke(args=["mail", "send"])
     assert result.exit_code == 0 and "1 sent" in result.output
     assert [m["Subject"] for to, m in inbox.messages if user["email"] in to] == ["The petition you signed has closed"]
+
+
+def test_without_a_mail_server_configured_deliveries_wait_untouched(app, owner, petition):
+    app.config.update(SMTP_URL=None, MAIL_DIR=None)
+    signers(app, petition, 3)
+    run = run_job(app)
+    assert (run.campaigns, run.queued, run.sent, run.retrying) == (1, 1, 0, 0)
+    assert deliveries(app, petition) == [("owner_threshold_response", owner["id"], "pending", 0)]
