@@ -48,6 +48,7 @@ class ModerationService:
         self.users = users
         self.mailer = mailer
         self.mail = mail  # MailRepository: a first response is mailed to the signers who opted in
+        self.owner_told = False  # after a take-down or restore: whether the owner's email went
         self.clock = clock
         # Functions mode: end the petition's orchestration / start a new one (None inline: the
         # close sweep finds restored petitions by their state).
@@ -210,7 +211,9 @@ class ModerationService:
         return petition
 
     def _tell_owner(self, petition, subject, body):
-        """Best effort: the action has committed; a failed send is logged."""
+        """Best effort: the action has committed; a failed send is logged. `owner_told` says
+        whether the mail went, so the moderator is not told it did when it did not."""
+        self.owner_told = False
         owner = self.users.get(petition.owner_id) if self.users is not None else None
         if owner is None or self.mailer is None:
             return
@@ -218,4 +221,6 @@ class ModerationService:
             self.mailer.send(owner.email, subject, f"Hello {owner.display_name},\n\n{body}\n")
         except SEND_ERRORS:
             log.exception("could not tell the owner of petition %s: %s", petition.id, subject)
+        else:
+            self.owner_told = True
 

@@ -206,6 +206,14 @@ def test_take_down_removes_it_everywhere_keeps_its_signatures_and_tells_the_owne
     assert "Taken down" in text(browser_as(app, owner).get("/my/petitions"))
 
 
+def test_the_moderator_is_told_when_the_owner_could_not_be_emailed(app, petition, mod_client):
+    app.config["SMTP_URL"] = "smtp://127.0.0.1:9"  # nothing listens: the send fails
+    response = take_down(mod_client, petition)
+    assert response.status_code == 303 and petition_row(app, petition)["state"] == "taken_down"
+    page = text(mod_client.get(f"/moderation/petitions/{petition}"))
+    assert "could not be emailed" in page and "has been emailed" not in page
+
+
 def test_a_take_down_needs_a_reason_people_can_read(app, petition, mod_client):
     refused = take_down(mod_client, petition, reason="bad")
     assert refused.status_code == 400

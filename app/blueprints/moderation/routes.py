@@ -59,20 +59,23 @@ def petition(petition_id):
 def take_down(petition_id):
     form = TakeDownForm()
     if form.validate_on_submit():
+        service = wiring.moderation()
         try:
-            wiring.moderation().take_down(petition_id, current_user, form.reason.data)
+            service.take_down(petition_id, current_user, form.reason.data)
         except InvalidInput as error:
             apply_field_errors(form, error)
         else:
-            flash("The petition is taken down: it takes no signatures and is in no list. Its owner has been told.", "success")
+            flash("The petition is taken down: it takes no signatures and is in no list. "
+                  + _owner_told(service), "success")
             return redirect(url_for("moderation.petition", petition_id=petition_id), code=303)
     return _petition_page(petition_id, take_down_form=form, status=400)
 
 
 @bp.route("/petitions/<pid:petition_id>/restore", methods=["POST"])
 def restore(petition_id):  # CSRFProtect has checked the form's token
-    wiring.moderation().restore(petition_id, current_user)
-    flash("The petition is open again. Its owner has been told.", "success")
+    service = wiring.moderation()
+    service.restore(petition_id, current_user)
+    flash("The petition is open again. " + _owner_told(service), "success")
     return redirect(url_for("moderation.petition", petition_id=petition_id), code=303)
 
 
@@ -136,3 +139,9 @@ def audit_log():
     entries, total = wiring.moderation().log_page(page, LOG_PAGE_SIZE)
     pages = max(1, -(-total // LOG_PAGE_SIZE))
     return render_template("moderation/log.html", entries=entries, page=page, pages=pages, total=total)
+
+
+def _owner_told(service):
+    if service.owner_told:
+        return "Its owner has been emailed."
+    return "Its owner could not be emailed (the mail server failed or the account is gone); the log has the details."
