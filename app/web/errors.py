@@ -70,8 +70,12 @@ def register_error_handlers(app):
 
     @app.errorhandler(RateLimitExceeded)
     def rate_limited(error):
-        return error_response(429, "Too many attempts. Please wait a minute and try again.", "rate_limited",
-                              {"Retry-After": "60"})
+        """Retry-After is the limit's whole window: when it has surely passed (a minute for the
+        per-minute limits, an hour for registration's)."""
+        window = error.limit.limit.get_expiry()
+        wait = "a minute" if window <= 60 else "an hour" if window <= 3600 else "a day"
+        return error_response(429, f"Too many attempts. Please wait {wait} and try again.", "rate_limited",
+                              {"Retry-After": str(window)})
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(PoolTimeout)

@@ -24,7 +24,8 @@ def test_registration_is_throttled_per_ip(app):
     for n in range(3):  # each at its own domain: only the IP limit applies
         assert _register(app, "10.2.0.1", f"person@domain{n}.example").status_code == 302
     refused = _register(app, "10.2.0.1", "person@domain9.example")
-    assert refused.status_code == 429 and "Too many attempts" in refused.get_data(as_text=True)
+    assert refused.status_code == 429 and "wait an hour" in refused.get_data(as_text=True)
+    assert refused.headers["Retry-After"] == "3600"  # the hourly limit's window, not a minute
     assert _register(app, "10.2.0.2", "person@domain9.example").status_code == 302  # another address is not
 
 
