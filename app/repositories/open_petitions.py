@@ -397,10 +397,11 @@ class OpenPetitionStore:
                 self.redis.set(keys.petition_doc(petition_id), orjson.dumps(detail), xx=True)
 
     def at_least(self, signatures, limit=500):
-        """{petition id: count} for open petitions with at least `signatures` signatures."""
+        """{petition id: count} for open petitions with at least `signatures` signatures: the
+        `limit` nearest it, or all of them when `limit` is None."""
+        paging = {} if limit is None else {"start": 0, "num": limit}
         with store_errors():
-            rows = self.redis.zrangebyscore(keys.OPEN_BY_SIGNATURES, signatures, "+inf", start=0, num=limit,
-                                            withscores=True)
+            rows = self.redis.zrangebyscore(keys.OPEN_BY_SIGNATURES, signatures, "+inf", withscores=True, **paging)
         return {int(pid): int(score) for pid, score in rows}
 
     def restore(self, doc, signer_ids):

@@ -83,7 +83,7 @@ class MailJob:
         for kind, signatures in self.thresholds.items():
             reached = self.mail.closed_since_at_least(now - CLOSED_LOOKBACK, signatures)
             try:
-                reached += list(self.store.at_least(signatures))
+                reached += list(self.store.at_least(signatures, limit=None))
             except StoreUnavailable:
                 log.warning("mail job: Redis unavailable, open petitions' thresholds wait for the next run")
             for petition_id in self.mail.without_campaign(kind, sorted(set(reached))):
