@@ -83,7 +83,12 @@ class InvalidationService:
         return len(pending)
 
     def history(self, petition_id):
-        return self.invalidations.for_petition(petition_id)
+        """[(invalidation, what it matched as moderators know it)]: an account by its current
+        email address (its id once the account is gone), a domain or prefix as it is."""
+        rows = self.invalidations.for_petition(petition_id)
+        accounts = self.users.by_ids({int(r.value) for r in rows if r.kind == "user"})
+        return [(r, accounts[int(r.value)].email if r.kind == "user" and int(r.value) in accounts else r.value)
+                for r in rows]
 
     def signals(self, petition_id):
         return self.store.signals(petition_id, self.clock().timestamp())

@@ -98,6 +98,7 @@ def test_signals_preview_and_removal_by_domain_change_the_count_everywhere(app, 
 def test_a_removed_signer_is_refused_on_the_form_and_the_signing_endpoint(app, petition, mod_client):
     client = sign_from(app, petition, "bot@spam.example", None)
     assert invalidate(mod_client, petition, confirm=True, kind="user", value="BOT@spam.example", reason=REASON).status_code == 303
+    assert "user <code>bot@spam.example</code>" in text(mod_client.get(f"/moderation/petitions/{petition}"))
     again = sign(client, petition)
     assert again.status_code == 403 and "removed" in text(again)
     token = re.search(r'data-sign-token="([^"]+)"', text(client.get(f"/petitions/{petition}")))
