@@ -1,4 +1,5 @@
-"""Security headers. Scripts and styles only from our own origin; nothing may frame the site."""
+"""Security headers. Scripts and styles only from our own origin; nothing may frame the site but
+a petition's embed, which exists to be framed."""
 from flask import request
 from flask_talisman import Talisman
 
@@ -18,13 +19,21 @@ CONTENT_SECURITY_POLICY = {
 API_CONTENT_SECURITY_POLICY = {"default-src": "'none'", "frame-ancestors": "'none'"}
 
 
+# Views any site may put in an <iframe>: no X-Frame-Options, and frame-ancestors open to all.
+EMBEDDABLE_ENDPOINTS = frozenset({"public.embed"})
+
+
 class SecurityHeaders(Talisman):
-    """Talisman, with the API's own policy on every answer under /api/ (errors included)."""
+    """Talisman, with the API's own policy on every answer under /api/ (errors included), and
+    framing allowed for the embeddable views alone."""
 
     def _get_local_options(self):
         options = super()._get_local_options()
         if request.path.startswith("/api/"):
             options = {**options, "content_security_policy": API_CONTENT_SECURITY_POLICY}
+        elif request.endpoint in EMBEDDABLE_ENDPOINTS:
+            policy = {**options["content_security_policy"], "frame-ancestors": "*"}
+            options = {**options, "content_security_policy": policy, "frame_options": None}
         return options
 
 

@@ -66,6 +66,11 @@ def test_an_anonymous_read_is_cached_for_about_a_second(counting):
     assert served(latest[2]) > served(first[2])
 
 
+def test_an_embed_is_cached_like_its_petition_page(counting):
+    first, again = get(f"{counting.url}/petitions/4/embed"), get(f"{counting.url}/petitions/4/embed")
+    assert first[1]["X-Cache-Status"] == "MISS" and again[1]["X-Cache-Status"] == "HIT" and again[2] == first[2]
+
+
 def test_each_query_string_is_its_own_entry(counting):
     plain = get(f"{counting.url}/")
     assert get(f"{counting.url}/")[1]["X-Cache-Status"] == "HIT"

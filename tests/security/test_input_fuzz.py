@@ -51,7 +51,7 @@ TEMPLATES = [
     ("POST", "/petitions/new", fields), ("POST", "/petitions/<id>/edit", fields),
     ("POST", "/petitions/<id>/delete", fields), ("POST", "/petitions/<id>/launch", fields),
     ("POST", "/petitions/<id>/sign", fields),
-    ("GET", "/petitions/<id>/unsubscribe/<id>", params), ("POST", "/petitions/<id>/unsubscribe/<id>", fields),
+    ("GET", "/petitions/<id>/embed", params), ("GET", "/petitions/<id>/unsubscribe/<id>", params), ("POST", "/petitions/<id>/unsubscribe/<id>", fields),
 ]
 
 

@@ -59,7 +59,9 @@ def petition(petition_id):
     except StoreUnavailable:
         if (doc := cache.stale_data(key)) is None:
             raise
-        return render_template("public/petition.html", petition=doc, signed=False, stale=True)
+        return render_template("public/petition.html", petition=doc, signed=False, stale=True,
+                               page_url=site_url("public.petition", petition_id=petition_id),
+                               embed_url=site_url("public.embed", petition_id=petition_id))
     if doc["state"] != "draft":
         cache.put(key, doc)
     report = chart = None
@@ -77,9 +79,26 @@ def petition(petition_id):
         report=report,
         chart=chart,
         sign_via=_signing_endpoint(petition_id, viewer_id, doc, signed),
+        page_url=site_url("public.petition", petition_id=petition_id),
+        embed_url=site_url("public.embed", petition_id=petition_id),
         # Only someone who has signed is thanked: the query alone proves nothing.
         thanks=thank_you(request.args.get("signed"), doc["signature_count"]) if signed else None,
     )
+
+
+@bp.route("/petitions/<pid:petition_id>/embed")
+def embed(petition_id):
+    """A petition's title, live count and link, for an <iframe> on other sites (the one view
+    they may frame). The same for everyone, so it reads no session and nginx caches it."""
+    doc = wiring.browsing().petition(petition_id, None)  # a draft is a 404 to anyone here
+    return render_template("public/embed.html", petition=doc, page_url=site_url("public.petition", petition_id=petition_id))
+
+
+def site_url(endpoint, **values):
+    """An absolute URL on SITE_ORIGIN (the request's host only where none is set, as in tests),
+    for links that leave the site: canonical, sharing and embed snippets."""
+    origin = current_app.config["SITE_ORIGIN"] or request.host_url.rstrip("/")
+    return origin + url_for(endpoint, **values)
 
 
 def _signing_endpoint(petition_id, viewer_id, doc, signed):
