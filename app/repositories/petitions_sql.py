@@ -40,6 +40,14 @@ class PetitionRepository:
     def get(self, petition_id):
         return self.session.get(Petition, petition_id)
 
+    def get_locked(self, petition_id):
+        """The petition as stored now, its row locked until this transaction ends: a close and
+        a moderator's removal of signatures take it first, so one waits for the other's count."""
+        return self.session.scalar(
+            select(Petition).where(Petition.id == petition_id).with_for_update()
+            .execution_options(populate_existing=True)
+        )
+
     def get_owned(self, petition_id, owner_id):
         return self.session.scalar(
             select(Petition).where(Petition.id == petition_id, Petition.owner_id == owner_id)

@@ -59,6 +59,7 @@ class ClosingService:
         self.store.stop_signing(petition_id)
         self.persister.drain()
         self._reconcile(petition_id, min(now, closes_at))
+        self.petitions.get_locked(petition_id)  # a removal in progress commits before we count
         count = self.signatures.count_for(petition_id)
         won = self.petitions.mark_closed(petition_id, closed_at=min(now, closes_at), signature_count=count)
         self.session.commit()

@@ -54,9 +54,12 @@ class InvalidationService:
     def invalidate(self, petition_id, moderator, chosen, reason):
         """Removes the matching signatures; returns the SignatureInvalidation."""
         reason = checked_reason(reason)
-        petition = self._invalidatable(petition_id)
+        self._invalidatable(petition_id)
         self.apply_pending()
         self.persister.drain()
+        # Locked from here to the commit: a close waits to count until the rows are marked, or
+        # has closed the petition first, and then the count is final and nothing is removed.
+        petition = self._invalidatable(petition_id, lock=True)
         invalidation = self.invalidations.add(SignatureInvalidation(
             petition_id=petition_id, kind=chosen.kind, value=chosen.value, signed_from=chosen.signed_from,
             signed_to=chosen.signed_to, reason=reason, moderator_id=moderator.id,
@@ -103,8 +106,8 @@ class InvalidationService:
         log.info("invalidation %s: %s signatures of petition %s removed in Redis",
                  invalidation.id, len(user_ids), invalidation.petition_id)
 
-    def _invalidatable(self, petition_id):
-        petition = self.petitions.get(petition_id)
+    def _invalidatable(self, petition_id, lock=False):
+        petition = self.petitions.get_locked(petition_id) if lock else self.petitions.get(petition_id)
         if petition is None or petition.state == PetitionState.DRAFT.value:
             raise NotFound("No such petition.")
         if petition.state not in INVALIDATABLE:

@@ -3,6 +3,7 @@ Redis: the fraud signals they go by, preview and removal, Redis and SQL agreeing
 signing and after a crash between the two, and removed signers refused."""
 import re
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,8 @@ from app.domain.errors import SignatureRemoved, StoreUnavailable
 from app.domain.petitions import utcnow
 from app.repositories import redis_keys as keys
 from app.repositories.models import ModerationAction, Signature, SignatureInvalidation
+from app.repositories.petitions_sql import SignatureRepository
+from app.services.closing import ClosingService
 from app.web import wiring
 from app.web.extensions import db
 from tests.helpers import post_form, sign
@@ -181,6 +184,46 @@ def test_invalidation_under_concurrent_signing_leaves_redis_and_sql_equal(app, p
     assert removed > 0 and len(sql_valid) + removed <= len(user_ids)
     assert petition_row(app, petition)["removed_signatures"] == removed
     assert app.extensions["redis"].scard(keys.removed_signers(petition)) == removed
+
+
+def test_a_close_during_a_removal_counts_without_the_removed_signatures(app, petition, monkeypatch):
+    """The removal has marked its rows but not committed when the close starts counting: the
+    close waits for it (the petition's row lock) instead of counting the rows about to go."""
+    for n in range(3):
+        sign_from(app, petition, f"bot{n}@spam.example", None)
+    for n in range(2):
+        sign_from(app, petition, f"person{n}@example.org", None)
+    marked, errors = threading.Event(), []
+    real_mark = SignatureRepository.mark_removed
+
+    def slow_mark(self, invalidation, criterion):
+        removed = real_mark(self, invalidation, criterion)
+        marked.set()
+        time.sleep(0.5)  # the close runs now, before this transaction commits
+        return removed
+
+    monkeypatch.setattr(SignatureRepository, "mark_removed", slow_mark)
+    # The close's copy of Redis-only signers would also wait on the marked rows (its inserts hit
+    # them); without signers to copy it need not run, and the row lock alone must do the waiting.
+    monkeypatch.setattr(ClosingService, "_reconcile", lambda self, petition_id, signed_at: 0)
+
+    def remove():
+        try:
+            with app.app_context():
+                service = wiring.invalidations()
+                service.invalidate(petition, Moderator, service.criterion("domain", "spam.example"), REASON)
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    remover = threading.Thread(target=remove)
+    remover.start()
+    assert marked.wait(10)
+    with app.app_context():
+        wiring.close_coordinator().finish(petition)
+    remover.join(10)
+    assert errors == []
+    row = petition_row(app, petition)
+    assert (row["state"], row["signature_count"], row["removed_signatures"]) == ("closed", 2, 3)
 
 
 def test_a_crash_between_sql_and_redis_is_carried_out_by_the_next_sweep(app, petition, monkeypatch):
