@@ -35,6 +35,9 @@ SIGNER_OPT_INS = {SIGNERS_RESPONSE: Signature.notify_response, SIGNERS_CLOSED: S
 # After the n-th failed attempt, the next one waits RETRY_DELAYS[n - 1] (the last one repeats).
 RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
                 timedelta(hours=6))
+# Batches one run sends at most: a response to 100,000 signers goes out over a few runs
+# instead of one run outlasting the Functions timeout (runs overlapping is safe).
+MAX_BATCHES_PER_RUN = 50
 # A threshold crossed just before the close is still told after it, within this long.
 CLOSED_LOOKBACK = timedelta(days=7)
 
@@ -68,7 +71,7 @@ class MailJob:
         campaigns = self.record_thresholds()
         queued = self.expand_campaigns()
         sent = retrying = failed = skipped = 0
-        while True:  # every due batch, so a response to 100,000 signers is not one batch a minute
+        for _ in range(MAX_BATCHES_PER_RUN):
             outcome = self.send_due()
             sent, retrying, failed, skipped = (sent + outcome.sent, retrying + outcome.retrying,
                                                failed + outcome.failed, skipped + outcome.skipped)
