@@ -167,3 +167,32 @@ def test_register_create_launch_and_sign_as_two_people(app, live_server, browser
     assert [tuple(row) for row in opt_ins] == [(False, True), (False, False)]
     if SCREENSHOT:
         owner.screenshot(path=SCREENSHOT, full_page=True)
+
+
+def test_another_site_can_frame_the_embed_and_nothing_else(app, live_server, browser):
+    """A page on another origin puts the embed and the petition page in iframes: the embed shows
+    its title and count, the petition page is refused by the browser (frame-ancestors 'none')."""
+    from tests.integration.support import make_open, make_user
+
+    petition_id = make_open(app, make_user(app, "framed@example.com"), "Plant trees along the ring road")
+    host_page = (f'<iframe id="embed" src="{live_server}/petitions/{petition_id}/embed"></iframe>'
+                 f'<iframe id="page" src="{live_server}/petitions/{petition_id}"></iframe>').encode()
+
+    def other_site(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return [host_page]
+
+    server = make_server("127.0.0.1", 0, other_site, threaded=True)  # another origin: another port
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        page = browser.new_context().new_page()
+        page.goto(f"http://127.0.0.1:{server.server_port}/")
+        embed = page.frame_locator("#embed")
+        expect(embed.get_by_role("link", name="Plant trees along the ring road")).to_be_visible()
+        expect(embed.locator("#signature-count")).to_have_text("0")
+        # The browser refuses to show the petition page there (its error page takes the frame).
+        expect(page.frame_locator("#page").get_by_text("Plant trees along the ring road")).to_have_count(0)
+    finally:
+        server.shutdown()
+        thread.join(5)
