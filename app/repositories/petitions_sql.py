@@ -277,19 +277,21 @@ class SignatureRepository:
         ).all()
 
     def signers_by_petition(self, petition_ids):
-        """{petition_id: [user_id, ...]} for the rebuild, streamed in one ordered query."""
-        result = {pid: [] for pid in petition_ids}
-        if not petition_ids:
-            return result
+        """{petition_id: [user_id, ...]} of valid signers for the rebuild, every id present."""
+        return {pid: [] for pid in petition_ids} | self._user_ids_by_petition(petition_ids, VALID)
+
+    def _user_ids_by_petition(self, petition_ids, which):
+        """{petition_id: [user_id, ...]} of the signatures `which` selects, 1,000 petitions a
+        query, streamed."""
+        result = {}
         for start in range(0, len(petition_ids), 1000):
-            chunk = petition_ids[start : start + 1000]
             rows = self.session.execute(
                 select(Signature.petition_id, Signature.user_id)
-                .where(Signature.petition_id.in_(chunk), VALID)
+                .where(Signature.petition_id.in_(petition_ids[start : start + 1000]), which)
                 .execution_options(yield_per=50_000)
             )
             for pid, uid in rows:
-                result[pid].append(uid)
+                result.setdefault(pid, []).append(uid)
         return result
 
     # -- removed by the moderators --------------------------------------------------------------
@@ -315,15 +317,7 @@ class SignatureRepository:
 
     def removed_by_petition(self, petition_ids):
         """{petition_id: [user_id, ...]} of removed signers, for the rebuild to remove again."""
-        result = {}
-        for start in range(0, len(petition_ids), 1000):
-            rows = self.session.execute(
-                select(Signature.petition_id, Signature.user_id)
-                .where(Signature.invalidation_id.is_not(None), Signature.petition_id.in_(petition_ids[start : start + 1000]))
-            )
-            for pid, uid in rows:
-                result.setdefault(pid, []).append(uid)
-        return result
+        return self._user_ids_by_petition(petition_ids, Signature.invalidation_id.is_not(None))
 
 
 class InvalidationRepository:
