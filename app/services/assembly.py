@@ -86,7 +86,7 @@ class Services:
             UserRepository(self.session),
             NotificationRepository(self.session),
             ReportRepository(self.session),
-            MailRepository(self.session),
+            self.mail_repository(),
             mailer=mailer,
             clock=self.clock,
         )

@@ -39,16 +39,15 @@ class Unsubscriptions:
         self.links = links
         self.clock = clock
 
-    def petition_for(self, petition_id, token):
-        """The petition the link is about; LinkNotValid for a bad link, NotFound for no petition."""
-        self.links.read(petition_id, token)
+    def recipient(self, petition_id, token):
+        """(the petition, the user id) an unsubscribe link names; LinkNotValid for a bad link,
+        NotFound for no petition."""
+        user_id = self.links.read(petition_id, token)
         petition = self.petitions.get(petition_id)
         if petition is None or petition.state == PetitionState.DRAFT.value:
             raise NotFound("No such petition.")
-        return petition
+        return petition, user_id
 
-    def unsubscribe(self, petition_id, token):
-        user_id = self.links.read(petition_id, token)
-        self.petition_for(petition_id, token)
+    def unsubscribe(self, petition_id, user_id):
         self.mail.opt_out(petition_id, user_id, self.clock())
         self.session.commit()

@@ -20,8 +20,8 @@ class ReportForm(FlaskForm):
 class SignForm(FlaskForm):
     """The sign button's form post, with the signer's two email opt-ins."""
 
-    notify_response = BooleanField("Email me once when the petition gets its official response")
-    notify_close = BooleanField("Email me once when the petition closes")
+    notify_response = BooleanField("Email me once when it gets its official response")
+    notify_close = BooleanField("Email me once when it closes")
 
 
 class UnsubscribeForm(FlaskForm):

@@ -59,7 +59,7 @@ def petition(petition_id):
     except StoreUnavailable:
         if (doc := cache.stale_data(key)) is None:
             raise
-        return render_template("public/petition.html", petition=doc, signed=False, stale=True,
+        return render_template("public/petition.html", petition=doc, signed=False, stale=True, opt_ins=_opt_in_boxes(),
                                page_url=site_url("public.petition", petition_id=petition_id),
                                embed_url=site_url("public.embed", petition_id=petition_id))
     if doc["state"] != "draft":
@@ -79,6 +79,7 @@ def petition(petition_id):
         report=report,
         chart=chart,
         sign_via=_signing_endpoint(petition_id, viewer_id, doc, signed),
+        opt_ins=_opt_in_boxes(),
         page_url=site_url("public.petition", petition_id=petition_id),
         embed_url=site_url("public.embed", petition_id=petition_id),
         # Only someone who has signed is thanked: the query alone proves nothing.
@@ -99,6 +100,12 @@ def site_url(endpoint, **values):
     for links that leave the site: canonical, sharing and embed snippets."""
     origin = current_app.config["SITE_ORIGIN"] or request.host_url.rstrip("/")
     return origin + url_for(endpoint, **values)
+
+
+def _opt_in_boxes():
+    """The sign form's opt-in checkboxes for the page to render. CSRF off: the page renders its
+    own token, and making one here would give every anonymous reader a session."""
+    return SignForm(formdata=None, meta={"csrf": False})
 
 
 def _signing_endpoint(petition_id, viewer_id, doc, signed):
@@ -156,13 +163,13 @@ def unsubscribe(petition_id, token):
     No sign-in needed (the signed link names them); the change itself is a CSRF-checked POST."""
     service = wiring.unsubscriptions()
     try:
-        petition = service.petition_for(petition_id, token)
+        petition, user_id = service.recipient(petition_id, token)
     except LinkNotValid as error:
         return render_template("public/unsubscribe.html", petition=None, error=error.message), 400
     form = UnsubscribeForm()
     done = form.validate_on_submit()
     if done:
-        service.unsubscribe(petition_id, token)
+        service.unsubscribe(petition_id, user_id)
     return render_template("public/unsubscribe.html", petition=petition, form=form, done=done)
 
 
