@@ -161,6 +161,18 @@ class SignatureInvalidation(PetitionsBase):
     applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class SignatureHour(PetitionsBase):
+    """Valid signatures of a petition made in one UTC hour: signatures over time as open data.
+    Every insert and removal of signatures changes it in the same transaction, so it always
+    adds up to the petition's rows in SQL. Closed petitions keep theirs."""
+
+    __tablename__ = "signature_hours"
+
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)  # its start, UTC
+    signatures: Mapped[int] = mapped_column(Integer)
+
+
 class Report(PetitionsBase):
     """The closing report, computed once from SQL signatures when the petition closes."""
 

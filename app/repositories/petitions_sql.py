@@ -3,6 +3,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.domain.petitions import PetitionState
+from app.repositories.history_sql import SignatureHourRepository, per_hour
 from app.repositories.models import Notification, Petition, PetitionResponse, Signature, SignatureInvalidation
 
 
@@ -13,6 +14,7 @@ _PG_UNNEST_INSERT = (
     " SELECT * FROM unnest(%b::integer[], %b::integer[], %b::timestamptz[], %b::text[], %b::text[],"
     " %b::boolean[], %b::boolean[])"
     " ON CONFLICT (petition_id, user_id) DO NOTHING"
+    " RETURNING petition_id, signed_at"
 )
 # What a signature row holds besides petition, user and time, when the caller does not know it
 # (a signer Redis held and SQL lacked, copied at close).
@@ -190,36 +192,43 @@ class PetitionRepository:
 class SignatureRepository:
     def __init__(self, session):
         self.session = session
+        self.hours = SignatureHourRepository(session)
 
     def insert_ignoring_duplicates(self, rows):
         """Inserts dicts of SIGNATURE_FIELDS (petition_id, user_id and signed_at required);
         rows already present are skipped, so replaying the outbox is harmless, and a removed
-        signature stays removed. Returns how many rows were new."""
+        signature stays removed. The new rows are added to their hours in the same transaction.
+        Returns how many rows were new."""
         if not rows:
             return 0
         rows = list({(r["petition_id"], r["user_id"]): {**SIGNATURE_DEFAULTS, **r} for r in rows}.values())
         dialect = self.session.get_bind(Signature).dialect
         if (dialect.name, dialect.driver) == ("postgresql", "psycopg"):
-            return self._insert_unnested(rows)
-        if dialect.name == "sqlite":
+            added = self._insert_unnested(rows)
+        elif dialect.name == "sqlite":
             from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
             stmt = sqlite_insert(Signature).on_conflict_do_nothing(index_elements=["petition_id", "user_id"])
-            return len(self.session.execute(stmt.returning(Signature.id), rows).all())
-        return self._insert_missing(rows)
+            added = self.session.execute(stmt.returning(Signature.petition_id, Signature.signed_at), rows).all()
+        else:
+            added = [(r["petition_id"], r["signed_at"]) for r in self._insert_missing(rows)]
+        self.hours.add(per_hour(added))
+        return len(added)
 
     def _insert_unnested(self, rows):
-        """PostgreSQL through psycopg: the batch as three binary arrays in one fixed statement.
-        A multi-row VALUES (three parameters a row, a new statement text for each batch size)
-        cost more to build, send and parse than the insert itself."""
+        """PostgreSQL through psycopg: the batch as binary arrays in one fixed statement, which
+        returns the (petition_id, signed_at) of the rows it inserted. A multi-row VALUES (a
+        parameter per field per row, a new statement text for each batch size) cost more to
+        build, send and parse than the insert itself."""
         result = self.session.connection(bind_arguments={"mapper": Signature}).exec_driver_sql(
             _PG_UNNEST_INSERT,
             tuple([r[field] for r in rows] for field in SIGNATURE_FIELDS),
         )
-        return result.rowcount  # inserted rows; conflicts skipped by DO NOTHING are not counted
+        return result.all()  # conflicts skipped by DO NOTHING return nothing
 
     def _insert_missing(self, rows):
-        """Portable path (SQL Server): skip the pairs already stored, insert the rest."""
+        """Portable path (SQL Server): skip the pairs already stored, insert the rest; returns
+        the rows inserted."""
         # Per petition, since SQL Server has no row-value `(a, b) IN (...)`; a batch usually
         # spans few petitions.
         users_by_petition = {}
@@ -244,15 +253,15 @@ class SignatureRepository:
             except IntegrityError:
                 # Another persister got there first; fall back to one row at a time.
                 return self._insert_one_by_one(fresh)
-        return len(fresh)
+        return fresh
 
     def _insert_one_by_one(self, rows):
-        added = 0
+        added = []
         for row in rows:
             try:
                 with self.session.begin_nested():
                     self.session.execute(insert(Signature), [row])
-                added += 1
+                added.append(row)
             except IntegrityError:
                 pass
         return added
@@ -302,15 +311,17 @@ class SignatureRepository:
         )
 
     def mark_removed(self, invalidation, criterion):
-        """Marks the valid signatures the criterion selects as removed by `invalidation`;
-        returns how many."""
-        result = self.session.execute(
+        """Marks the valid signatures the criterion selects as removed by `invalidation`, and
+        takes them out of their hours; returns how many."""
+        removed = self.session.execute(
             update(Signature)
             .where(*_selected(invalidation.petition_id, criterion))
             .values(invalidation_id=invalidation.id)
+            .returning(Signature.petition_id, Signature.signed_at)
             .execution_options(synchronize_session=False)
-        )
-        return result.rowcount
+        ).all()
+        self.hours.add(per_hour(removed), sign=-1)
+        return len(removed)
 
     def removed_user_ids(self, invalidation_id):
         return self.session.scalars(select(Signature.user_id).where(Signature.invalidation_id == invalidation_id)).all()

@@ -237,10 +237,10 @@ def test_portable_insert_path_skips_stored_pairs(ctx, petitions):
     first, second = petitions
     repo = SignatureRepository(db.session)
     rows = [{"petition_id": first, "user_id": u, "signed_at": NOW} for u in (1, 2)]
-    assert repo._insert_missing(rows) == 2
+    assert repo._insert_missing(rows) == rows
     db.session.commit()
     more = rows + [{"petition_id": second, "user_id": 1, "signed_at": NOW}]
-    assert repo._insert_missing(more) == 1
+    assert repo._insert_missing(more) == more[2:]
     db.session.commit()
     assert sql_rows() == [(first, 1), (first, 2), (second, 1)]
 

@@ -1,13 +1,14 @@
-"""SignatureRepository.insert_ignoring_duplicates: one statement a batch on PostgreSQL, the same
+"""SignatureRepository.insert_ignoring_duplicates: one insert a batch on PostgreSQL, its hours counted, the same
 results on SQLite and on the portable path, replays harmless everywhere."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.orm import Session
 
 from app.web.extensions import db
-from app.repositories.models import METADATA_BY_BIND, Signature
+from app.repositories.models import METADATA_BY_BIND, Signature, SignatureHour
+from app.domain.petitions import as_utc
 from app.repositories.petitions_sql import SignatureRepository
 from tests.integration.support import make_open, make_user
 
@@ -40,6 +41,13 @@ def stored(session):
     return sorted(session.execute(select(Signature.petition_id, Signature.user_id, Signature.signed_at)).all())
 
 
+def hour_counts(session):
+    """{petition_id: signatures} summed over signature_hours."""
+    return dict(session.execute(
+        select(SignatureHour.petition_id, func.sum(SignatureHour.signatures)).group_by(SignatureHour.petition_id)
+    ).all())
+
+
 class StatementLog:
     """Every statement the petitions engine sends while active."""
 
@@ -57,7 +65,7 @@ class StatementLog:
         event.remove(self.engine, "before_cursor_execute", self._record)
 
 
-def test_a_postgresql_batch_is_one_statement_and_counts_only_new_rows(petitions):
+def test_a_postgresql_batch_is_two_statements_and_counts_only_new_rows(petitions):
     first, second = petitions
     repo = SignatureRepository(db.session)
     assert repo.insert_ignoring_duplicates([row(first, 1), row(first, 2)]) == 2
@@ -66,8 +74,11 @@ def test_a_postgresql_batch_is_one_statement_and_counts_only_new_rows(petitions)
     with StatementLog(db.engine) as statements:
         assert repo.insert_ignoring_duplicates(batch) == 2
     db.session.commit()
-    assert len(statements) == 1 and "unnest" in statements[0]
+    # The insert, then one statement for every hour the new rows fall in.
+    assert len(statements) == 2 and "unnest" in statements[0]
+    assert statements[1].startswith("INSERT INTO signature_hours") and "ON CONFLICT" in statements[1]
     assert [(p, u) for p, u, _ in stored(db.session)] == [(first, 1), (first, 2), (first, 3), (second, 2)]
+    assert hour_counts(db.session) == {first: 3, second: 1}
 
 
 def test_replaying_a_whole_batch_adds_nothing(petitions):
@@ -78,6 +89,7 @@ def test_replaying_a_whole_batch_adds_nothing(petitions):
     db.session.commit()
     assert repo.insert_ignoring_duplicates(batch) == 0
     db.session.commit()
+    assert hour_counts(db.session) == {first: 500}  # a replay counts nothing twice
     assert len(stored(db.session)) == 500
 
 
@@ -95,6 +107,9 @@ def test_signing_times_keep_microseconds_and_the_instant(petitions):
     )
     db.session.commit()
     assert [signed_at for _, _, signed_at in stored(db.session)] == [NOW, NOW]
+    # Both are in the 12:00 UTC hour, whatever offset the time came with.
+    hours = db.session.execute(select(SignatureHour.hour, SignatureHour.signatures)).all()
+    assert hours == [(NOW.replace(minute=0, second=0, microsecond=0), 2)]
 
 
 def test_a_batch_with_an_unknown_petition_inserts_nothing(petitions):
@@ -111,3 +126,15 @@ def test_sqlite_skips_stored_and_repeated_pairs(sqlite_session):
     assert repo.insert_ignoring_duplicates([row(1, 2), row(2, 1)]) == 1
     sqlite_session.commit()
     assert [(p, u) for p, u, _ in stored(sqlite_session)] == [(1, 1), (1, 2), (2, 1)]
+    assert hour_counts(sqlite_session) == {1: 2, 2: 1}
+
+
+def test_each_hour_counts_its_own_signatures_on_every_path(petitions, sqlite_session):
+    first, _ = petitions
+    later = NOW + timedelta(hours=1, minutes=59)  # 13:59, the next hour
+    batch = [row(first, 1), row(first, 2, later), row(first, 3, later)]
+    for session in (db.session, sqlite_session):
+        SignatureRepository(session).insert_ignoring_duplicates(batch)
+        session.commit()
+        hours = sorted((as_utc(h), n) for h, n in session.execute(select(SignatureHour.hour, SignatureHour.signatures)))
+        assert [(h.hour, n) for h, n in hours] == [(12, 1), (13, 2)]

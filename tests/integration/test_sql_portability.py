@@ -129,11 +129,13 @@ def test_close_and_delete_are_conditional_too():
 def test_signature_insert_path_uses_no_postgres_or_row_value_syntax():
     rows = [{"petition_id": p, "user_id": u, "signed_at": NOW} for p in (1, 2) for u in range(3)]
     statements = recorded(lambda s: SignatureRepository(s).insert_ignoring_duplicates(rows))
-    *lookups, insert = statements
+    *lookups, insert, merge_1, merge_2 = statements
     assert len(lookups) == 2  # one lookup per petition in the batch
     for sql in lookups:
         assert "WHERE signatures.petition_id = ? AND signatures.user_id IN (?, ?, ?)" in sql
     assert insert.startswith("INSERT INTO signatures (")
+    # Each petition's hour is counted with one MERGE, its check and write under one lock.
+    assert merge_1 == merge_2 and merge_1.startswith("MERGE signature_hours WITH (HOLDLOCK)")
     for sql in statements:
         assert "ON CONFLICT" not in sql and "RETURNING" not in sql
         assert "(signatures.petition_id, signatures.user_id) IN" not in sql
@@ -143,7 +145,7 @@ def test_postgresql_without_psycopg_takes_the_portable_insert_path():
     """The one-statement insert binds psycopg's binary arrays; any other driver gets the
     lookups and plain INSERT that work everywhere."""
     rows = [{"petition_id": 1, "user_id": u, "signed_at": NOW} for u in range(3)]
-    *lookups, insert = recorded(
+    *lookups, insert, _count_hour = recorded(
         lambda s: SignatureRepository(s).insert_ignoring_duplicates(rows), postgresql_psycopg2.dialect()
     )
     assert len(lookups) == 1 and lookups[0].startswith("SELECT")
