@@ -3,6 +3,7 @@ and the Functions app (functions_app/clients.py) both use it, so both run the sa
 import logging
 
 from app.domain.petitions import utcnow
+from app.repositories.history_sql import SignatureHourRepository
 from app.repositories.mail_sql import MailRepository
 from app.repositories.moderation_sql import ModerationLog
 from app.repositories.outbox import Outbox
@@ -10,6 +11,7 @@ from app.repositories.petitions_sql import InvalidationRepository, PetitionRepos
 from app.repositories.reports_sql import NotificationRepository, ReportRepository
 from app.repositories.users_sql import UserRepository
 from app.services.closing import CloseCoordinator, ClosingService
+from app.services.history import HistoryService
 from app.services.invalidation import InvalidationService
 from app.services.mail import make_mailer
 from app.services.mail_job import OWNER_DEBATE_THRESHOLD, OWNER_RESPONSE_THRESHOLD, MailJob
@@ -69,6 +71,9 @@ class Services:
             self.persister(),
             clock=self.clock,
         )
+
+    def history(self):
+        return HistoryService(PetitionRepository(self.session), SignatureHourRepository(self.session), self.clock)
 
     def reports(self):
         return ReportService(

@@ -103,13 +103,17 @@ CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 640, 200, 30
 
 
 def report_chart(report):
-    """Geometry for the server-rendered SVG bar chart of signatures per day."""
-    days = report.per_day
-    peak = max((n for _, n in days), default=0)
+    return bar_chart(report.per_day, "day")
+
+
+def bar_chart(points, period):
+    """Geometry for a server-rendered SVG bar chart: a bar for each (label, signatures) point,
+    `period` ("day" or "hour") being what one bar covers."""
+    peak = max((n for _, n in points), default=0)
     inner_w, inner_h = CHART_WIDTH - 2 * CHART_PAD, CHART_HEIGHT - 2 * CHART_PAD
-    slot = inner_w / max(1, len(days))
+    slot = inner_w / max(1, len(points))
     bars = []
-    for index, (day, n) in enumerate(days):
+    for index, (label, n) in enumerate(points):
         height = 0 if peak == 0 else round(inner_h * n / peak, 2)
         bars.append(
             {
@@ -117,16 +121,17 @@ def report_chart(report):
                 "y": round(CHART_PAD + inner_h - height, 2),
                 "width": round(max(slot * 0.8, 0.5), 2),
                 "height": height,
-                "label": f"{day}: {n:,} signature{'' if n == 1 else 's'}",
+                "label": f"{label}: {n:,} signature{'' if n == 1 else 's'}",
             }
         )
     return {
+        "period": period,
         "width": CHART_WIDTH,
         "height": CHART_HEIGHT,
         "pad": CHART_PAD,
         "baseline": CHART_PAD + inner_h,
         "peak": peak,
         "bars": bars,
-        "first_day": days[0][0] if days else "",
-        "last_day": days[-1][0] if days else "",
+        "first_label": points[0][0] if points else "",
+        "last_label": points[-1][0] if points else "",
     }

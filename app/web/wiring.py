@@ -88,6 +88,10 @@ def reports():
     return services().reports()
 
 
+def history():
+    return services().history()
+
+
 def signing_tokens(app=None):
     from app.services.signing_tokens import SigningTokens
 

@@ -1,4 +1,6 @@
 """`make run` without servers: SQLite files and the in-process Redis (fakeredis with Lua)."""
+import time
+
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import select
@@ -56,6 +58,11 @@ def test_whole_journey_runs_on_sqlite_and_fakeredis(embedded_app):
         assert len(db.session.scalars(select(Signature.user_id)).all()) == 2
     page = client.get(f"/petitions/{petition_id}").get_data(as_text=True)
     assert "You signed this petition." in page
+    app.extensions["history_cache"].clock = lambda: time.monotonic() + 60  # past the page's copy
+    page = client.get(f"/petitions/{petition_id}").get_data(as_text=True)
+    assert "peak 2 in an hour" in page  # the chart of signatures over time, from SQLite's hours
+    history = client.get(f"/api/petitions/{petition_id}/history?interval=day").get_json()
+    assert history["signature_count"] == 2 and history["data"][-1]["total"] == 2
 
 
 def test_the_mail_job_runs_on_sqlite_and_writes_to_the_mail_folder(embedded_app):

@@ -71,6 +71,19 @@ def test_an_embed_is_cached_like_its_petition_page(counting):
     assert first[1]["X-Cache-Status"] == "MISS" and again[1]["X-Cache-Status"] == "HIT" and again[2] == first[2]
 
 
+@pytest.mark.parametrize("path", ["/api/petitions/5/history", "/api/petitions/5/history.csv",
+                                  "/api/exports/daily/2026-03-01.json", "/api/exports/daily/2026-03-01.csv"])
+def test_history_and_exports_are_cached_for_the_apps_max_age_and_only_then(counting, path):
+    cached = get(f"{counting.url}{path}?max-age=60")
+    again = get(f"{counting.url}{path}?max-age=60")
+    assert cached[1]["X-Cache-Status"] == "MISS" and again[1]["X-Cache-Status"] == "HIT" and again[2] == cached[2]
+    time.sleep(2.1)  # longer than the pages' second: the app's minute is what counts here
+    assert get(f"{counting.url}{path}?max-age=60")[1]["X-Cache-Status"] == "HIT"
+    # No Cache-Control (as on an error): asked again each time.
+    first, second = get(counting.url + path), get(counting.url + path)
+    assert served(second[2]) > served(first[2])
+
+
 def test_each_query_string_is_its_own_entry(counting):
     plain = get(f"{counting.url}/")
     assert get(f"{counting.url}/")[1]["X-Cache-Status"] == "HIT"

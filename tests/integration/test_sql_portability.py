@@ -171,6 +171,18 @@ def test_the_mail_jobs_queries_compile_for_sql_server_with_its_row_locks():
     assert expand.startswith("INSERT INTO mail_deliveries (") and "SELECT" in expand and "ON CONFLICT" not in expand
 
 
+def test_signatures_over_time_compile_for_sql_server():
+    from app.repositories.history_sql import SignatureHourRepository
+    from app.domain.invalidations import criterion
+
+    # The removal returns each row's hour to take it out of (here, with no rows, nothing to take).
+    (removal,) = recorded(lambda s: SignatureRepository(s).mark_removed(
+        SimpleNamespace(id=3, petition_id=1), criterion("domain", "spam.example")))
+    assert removal.startswith("UPDATE signatures SET invalidation_id=? OUTPUT inserted.petition_id, inserted.signed_at")
+    (export,) = recorded(lambda s: SignatureHourRepository(s).day_export(NOW))
+    assert "CASE WHEN (signature_hours.hour >= ?)" in export and "FILTER" not in export
+
+
 def test_migrations_build_exactly_the_models_schema(app):
     with app.app_context():
         for bind, metadata in METADATA_BY_BIND.items():

@@ -34,6 +34,12 @@ class PageCache:
             return entry.html
         return None
 
+    def fresh_data(self, key):
+        entry = self._entries.get(key)
+        if entry is not None and self.clock() < entry.fresh_until:
+            return entry.data
+        return None
+
     def stale_data(self, key):
         entry = self._entries.get(key)
         if entry is not None and self.clock() < entry.stale_until:

@@ -1,6 +1,9 @@
+import logging
+
 from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.web import wiring
 from app.blueprints.public import bp
@@ -10,21 +13,41 @@ from app.domain.emails import domain_of
 from app.domain.errors import AlreadyReported, InvalidInput, LinkNotValid, NotFound, StoreUnavailable
 from app.domain.signers import notify_flags
 from app.web.auth_session import require_confirmed_email
-from app.web.extensions import limiter
+from app.web.extensions import db, limiter
 from app.web.form_errors import apply_field_errors
 from app.services.browsing import parse_list_query
 from app.services.reports import report_chart, report_csv
 from app.services.signing import thank_you
+
+log = logging.getLogger(__name__)
+HISTORY_CACHE_SECONDS = 10
 
 
 @bp.record_once
 def _attach_cache(state):
     config = state.app.config
     state.app.extensions["page_cache"] = PageCache(config["PAGE_CACHE_SECONDS"], config["PAGE_STALE_SECONDS"])
+    # The hours change once a persister batch lands; a page may show them up to this old.
+    state.app.extensions["history_cache"] = PageCache(HISTORY_CACHE_SECONDS, 0)
 
 
 def _page_cache():
     return current_app.extensions["page_cache"]
+
+
+def _history_chart(petition_id):
+    """The open petition's signatures over time, or None while SQL cannot be read: the page
+    itself is read from Redis and still shows."""
+    cache = current_app.extensions["history_cache"]
+    if (history := cache.fresh_data(petition_id)) is None:
+        try:
+            history = wiring.history().chart_series(petition_id)
+        except SQLAlchemyError:
+            log.warning("petition %s: signatures over time not shown, SQL unavailable", petition_id, exc_info=True)
+            db.session.rollback()
+            return None
+        cache.put(petition_id, history)
+    return history
 
 
 def _anonymous_view():
@@ -64,8 +87,10 @@ def petition(petition_id):
                                embed_url=site_url("public.embed", petition_id=petition_id))
     if doc["state"] != "draft":
         cache.put(key, doc)
-    report = chart = None
-    if doc["state"] == "closed":
+    report = chart = history = None
+    if doc["state"] == "open":
+        history = _history_chart(petition_id)
+    elif doc["state"] == "closed":
         try:
             report = wiring.reports().get(petition_id)
             chart = report_chart(report)
@@ -78,6 +103,7 @@ def petition(petition_id):
         stale=False,
         report=report,
         chart=chart,
+        history=history,
         sign_via=_signing_endpoint(petition_id, viewer_id, doc, signed),
         opt_ins=_opt_in_boxes(),
         page_url=site_url("public.petition", petition_id=petition_id),
