@@ -23,6 +23,21 @@ class HistoryQuery:
     end: datetime | None = None  # `to`: periods starting before it
 
 
+@dataclass(frozen=True)
+class OpenLifetime:
+    """What a series needs of an open petition, from its Redis document (the page reads no
+    petition row from SQL); a Petition row serves for any state."""
+    id: int
+    launched_at: datetime
+    state: str = "open"
+    closed_at: None = None
+    taken_down_at: None = None
+
+    @classmethod
+    def of(cls, doc):
+        return cls(doc["id"], datetime.fromisoformat(doc["launched_at"]))
+
+
 def parse_moment(name, text):
     """An ISO 8601 date or date and time; without an offset it is UTC."""
     try:
@@ -141,11 +156,11 @@ class HistoryService:
         petition = self._petition(petition_id)
         return history_series(petition, self.hours.all_hours(petition_id), query, self.clock())
 
-    def chart_series(self, petition_id):
-        """What the petition page shows: hourly for its first two days, daily after that, as
-        {"series": history_series(...), "chart": bar_chart(...)}."""
-        petition = self._petition(petition_id)
-        hours, now = self.hours.all_hours(petition_id), self.clock()
+    def chart_series(self, petition):
+        """What the petition page shows of `petition` (an OpenLifetime): hourly for its first
+        two days, daily after that, as {"series": history_series(...), "chart": bar_chart(...)}.
+        One query."""
+        hours, now = self.hours.all_hours(petition.id), self.clock()
         series = history_series(petition, hours, HistoryQuery("hour"), now)
         if len(series["data"]) > CHART_MAX_HOURS:
             series = history_series(petition, hours, HistoryQuery("day"), now)

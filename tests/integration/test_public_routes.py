@@ -128,9 +128,16 @@ def test_index_bad_parameters_are_a_400_page(client, query):
 
 
 def test_index_never_reads_sql(app, client, three, sql_statements):
-    for path in ("/", "/?sort=newest", "/?q=library", f"/petitions/{three['new_mid']}", f"/api/petitions/{three['new_mid']}/count", "/api/petitions"):
+    for path in ("/", "/?sort=newest", "/?q=library", f"/api/petitions/{three['new_mid']}/count", "/api/petitions"):
         assert client.get(path).status_code == 200
     assert sql_statements == {"petitions": 0, "users": 0}
+
+
+def test_an_open_petitions_page_reads_sql_once_for_its_chart_then_not_for_ten_seconds(app, client, three,
+                                                                                      sql_statements):
+    for _ in range(3):
+        assert "Signatures over time" in client.get(f"/petitions/{three['new_mid']}").get_data(as_text=True)
+    assert sql_statements == {"petitions": 1, "users": 0}  # the hours, once; the rest is Redis
 
 
 # -- petition page ---------------------------------------------------------------------------
