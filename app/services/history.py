@@ -43,10 +43,10 @@ def parse_moment(name, text):
     try:
         if len(text) > MAX_MOMENT_LENGTH:
             raise ValueError
-        moment = datetime.fromisoformat(text)
-    except ValueError:
+        moment = as_utc(datetime.fromisoformat(text))
+    except (ValueError, OverflowError):  # OverflowError: an offset taking it past year 1 or 9999
         raise InvalidInput(f"{name} must be an ISO 8601 date or time, such as 2026-03-01 or 2026-03-01T14:00Z.") from None
-    return as_utc(moment)
+    return moment
 
 
 def parse_history_query(args):
@@ -93,7 +93,9 @@ def history_series(petition, hours, query, now):
     last = period_start(last_moment, interval)
     if query.start:
         first = max(first, period_start(query.start, interval))
-    if query.end:
+    if query.end and query.end <= first:
+        last = first - step  # the window ends before the petition began: no periods
+    elif query.end:
         last = min(last, period_start(query.end - timedelta(microseconds=1), interval))
     total = sum(n for key, n in per_period.items() if key < first)
     points, moment = [], first

@@ -1,6 +1,6 @@
 """Finds what would execute in a rendered page: script elements, event-handler attributes and
-script URLs. The site's own pages have none except its static scripts, so any hit came from user
-text."""
+script URLs. The site's own pages have none except its static scripts (and its SVG charts), so
+any hit came from user text."""
 import re
 from html.parser import HTMLParser
 
@@ -21,7 +21,8 @@ class _Finder(HTMLParser):
             self._in_script = True
             if not (attrs.get("src") or "").startswith("/static/"):
                 self.problems.append(f"<script> not from /static/: {attrs}")
-        if tag in FORBIDDEN_TAGS:
+        # The site's own charts are <svg class="chart">; their insides pass the same checks.
+        if tag in FORBIDDEN_TAGS and not (tag == "svg" and attrs.get("class") == "chart"):
             self.problems.append(f"<{tag}>")
         if tag == "meta" and (attrs.get("http-equiv") or "").lower() == "refresh":
             self.problems.append("<meta http-equiv=refresh>")

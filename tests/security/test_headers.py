@@ -47,7 +47,7 @@ def _pages(app, client):
     draft_id = create_draft(client, title="A draft for the header test")
     open_id = create_draft(client, title="An open petition for the header test")
     launch(client, open_id)
-    values = {"petition_id": open_id, "filename": "style.css", "token": "not-a-real-link"}
+    values = {"petition_id": open_id, "filename": "style.css", "token": "not-a-real-link", "day": "2026-12-01"}
     urls = list(_every_get_url(app, values))
     urls += [f"/petitions/{draft_id}", f"/petitions/{draft_id}/edit", "/?state=closed", "/no-such-page",
              "/api/petitions?page=0", "/api/petitions/999999", "/api/no-such-thing", "/petitions/999999"]

@@ -27,7 +27,10 @@ fields = st.dictionaries(
     value, max_size=6,
 )
 params = st.dictionaries(st.sampled_from(["sort", "page", "q", "state", "x"]), value, max_size=5)
-segment = st.one_of(st.sampled_from(NUMBERS), st.text(max_size=30), st.sampled_from(["1", "2"]))
+history_params = st.dictionaries(st.sampled_from(["interval", "from", "to"]), st.one_of(
+    value, st.sampled_from(["hour", "day", "2026-03-01", "2026-03-01T14:00Z", "2026-02-30", "9999-12-31T23:59"])),
+    max_size=3)
+segment = st.one_of(st.sampled_from(NUMBERS), st.text(max_size=30), st.sampled_from(["1", "2", "2026-12-01"]))
 
 
 def _path(template, seg):
@@ -51,6 +54,8 @@ TEMPLATES = [
     ("POST", "/petitions/new", fields), ("POST", "/petitions/<id>/edit", fields),
     ("POST", "/petitions/<id>/delete", fields), ("POST", "/petitions/<id>/launch", fields),
     ("POST", "/petitions/<id>/sign", fields),
+    ("GET", "/api/petitions/<id>/history", history_params), ("GET", "/api/petitions/<id>/history.csv", history_params),
+    ("GET", "/api/exports/daily/<id>.json", params), ("GET", "/api/exports/daily/<id>.csv", params),
     ("GET", "/petitions/<id>/embed", params), ("GET", "/petitions/<id>/unsubscribe/<id>", params), ("POST", "/petitions/<id>/unsubscribe/<id>", fields),
 ]
 

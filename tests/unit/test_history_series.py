@@ -35,8 +35,10 @@ def test_a_window_keeps_the_running_total_of_what_came_before():
     query = HistoryQuery("hour", T0 + timedelta(minutes=70), T0 + timedelta(hours=2))
     series = history_series(petition(), hours, query, now=T0 + timedelta(hours=5))
     assert [(p["signatures"], p["total"]) for p in series["data"]] == [(3, 5)]  # from rounds down, to is exclusive
-    before_launch = HistoryQuery("hour", None, T0 - timedelta(days=1))
-    assert history_series(petition(), hours, before_launch, now=T0)["data"] == []
+    for end in (T0 - timedelta(days=1), datetime.min.replace(tzinfo=timezone.utc)):  # before the launch
+        assert history_series(petition(), hours, HistoryQuery("hour", None, end), now=T0)["data"] == []
+    far = HistoryQuery("day", datetime.max.replace(tzinfo=timezone.utc) - timedelta(hours=1), None)
+    assert history_series(petition(), hours, far, now=T0)["data"] == []
 
 
 def test_several_milestones_can_fall_in_one_hour():
@@ -50,6 +52,12 @@ def test_times_without_an_offset_are_utc_and_dates_are_midnight():
     query = parse_history_query({"from": "2026-03-01", "to": "2026-03-01T14:30+01:00", "interval": "day"})
     assert query.start == datetime(2026, 3, 1, tzinfo=timezone.utc)
     assert query.end == datetime(2026, 3, 1, 13, 30, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00+01:00", "9999-12-31T23:59-01:00", "2026-03-01T25:00", "now"])
+def test_times_out_of_range_or_unreadable_are_refused(text):
+    with pytest.raises(InvalidInput, match="from must be an ISO 8601"):
+        parse_history_query({"from": text})
 
 
 @pytest.mark.parametrize("text", ["2026-3-1", "20260301", "2026-02-29", "", "2026-03-01T00:00"])
