@@ -42,7 +42,7 @@ def persister(sizes, results):
     for batch_size in sizes["persister_batches"]:
         db.session.remove()
         with db.engine.begin() as conn:
-            conn.execute(text("TRUNCATE signatures"))
+            conn.execute(text("TRUNCATE signatures, signature_hours"))
         runner = wiring.persister(consumer=f"bench-{batch_size}")
         runner.batch_size = batch_size
         client.xgroup_setid(keys.OUTBOX, keys.OUTBOX_GROUP, "0")  # read the same entries again

@@ -1,5 +1,6 @@
-"""SignatureRepository.insert_ignoring_duplicates: one insert a batch on PostgreSQL, its hours counted, the same
-results on SQLite and on the portable path, replays harmless everywhere."""
+"""SignatureRepository.insert_ignoring_duplicates: one statement a batch on PostgreSQL, which
+also counts the hours; the same results on SQLite and on the portable path; replays harmless
+everywhere."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -65,7 +66,7 @@ class StatementLog:
         event.remove(self.engine, "before_cursor_execute", self._record)
 
 
-def test_a_postgresql_batch_is_two_statements_and_counts_only_new_rows(petitions):
+def test_a_postgresql_batch_is_one_statement_and_counts_only_new_rows(petitions):
     first, second = petitions
     repo = SignatureRepository(db.session)
     assert repo.insert_ignoring_duplicates([row(first, 1), row(first, 2)]) == 2
@@ -74,9 +75,8 @@ def test_a_postgresql_batch_is_two_statements_and_counts_only_new_rows(petitions
     with StatementLog(db.engine) as statements:
         assert repo.insert_ignoring_duplicates(batch) == 2
     db.session.commit()
-    # The insert, then one statement for every hour the new rows fall in.
-    assert len(statements) == 2 and "unnest" in statements[0]
-    assert statements[1].startswith("INSERT INTO signature_hours") and "ON CONFLICT" in statements[1]
+    # The insert counts the new rows' hours in the same statement.
+    assert len(statements) == 1 and "unnest" in statements[0] and "INSERT INTO signature_hours" in statements[0]
     assert [(p, u) for p, u, _ in stored(db.session)] == [(first, 1), (first, 2), (first, 3), (second, 2)]
     assert hour_counts(db.session) == {first: 3, second: 1}
 
