@@ -131,6 +131,10 @@ class BaseConfig:
         self.PERSISTER_LINGER_MS = _env_int("PERSISTER_LINGER_MS", 100)
         # Acknowledged outbox entries kept for replays/audits; memory grows with signing rate.
         self.OUTBOX_RETENTION_SECONDS = _env_int("OUTBOX_RETENTION_SECONDS", 60)
+        # Pushed counts (app/services/count_push.py): nginx's local-only publisher location
+        # (nchan). Set, pages subscribe to /api/petitions/<id>/count/stream and `flask counts
+        # publish` has somewhere to publish; unset (make run: no nginx), pages poll.
+        self.COUNT_PUBLISH_URL = (_env("COUNT_PUBLISH_URL") or "").rstrip("/") or None
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
 
         # Signing and lifecycle through Azure Functions (issue 3). "inline": the web app signs

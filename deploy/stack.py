@@ -29,7 +29,10 @@ BIN = Path(sys.executable).parent
 TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 TEMPLATE_NAMES = ("NGINX_USER", "NGINX_LISTEN", "NGINX_UPSTREAM_SERVERS", "NGINX_STATIC_ROOT",
-                  "NGINX_STATE_DIR", "NGINX_LOG_DIR", "NGINX_FORWARDED_PROTO")
+                  "NGINX_STATE_DIR", "NGINX_LOG_DIR", "NGINX_FORWARDED_PROTO", "NGINX_NCHAN_MODULE",
+                  "NGINX_PUBLISH_LISTEN")
+# Debian's libnginx-mod-nchan (scripts/ensure-services.sh installs it).
+NCHAN_MODULE = Path("/usr/lib/nginx/modules/ngx_nchan_module.so")
 
 
 def render_nginx_conf(values):
@@ -102,6 +105,7 @@ class Stack:
     app_urls: list  # each gunicorn instance, behind nginx
     state_dir: Path
     processes: dict = field(default_factory=dict)  # name -> Popen
+    publish_url: str = ""  # nginx's local-only nchan publisher (COUNT_PUBLISH_URL)
 
     def log(self, name):
         path = self.state_dir / "logs" / f"{name}.log"
@@ -125,8 +129,11 @@ def gunicorn(target, env, port, log_path, extra_args=()):
 
 
 @contextmanager
-def nginx(listen_port, upstream_ports, state_dir, forwarded_proto="$scheme"):
-    """nginx in the foreground with the rendered template, its state under `state_dir`."""
+def nginx(listen_port, upstream_ports, state_dir, publish_port, forwarded_proto="$scheme"):
+    """nginx in the foreground with the rendered template, its state under `state_dir`; its
+    nchan publisher on 127.0.0.1:`publish_port`."""
+    if not NCHAN_MODULE.exists():
+        raise RuntimeError(f"{NCHAN_MODULE} is missing: install Debian's libnginx-mod-nchan (make services does)")
     logs = state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     conf = state_dir / "nginx.conf"
@@ -138,6 +145,8 @@ def nginx(listen_port, upstream_ports, state_dir, forwarded_proto="$scheme"):
         "NGINX_STATE_DIR": str(state_dir),
         "NGINX_LOG_DIR": str(logs),
         "NGINX_FORWARDED_PROTO": forwarded_proto,
+        "NGINX_NCHAN_MODULE": str(NCHAN_MODULE),
+        "NGINX_PUBLISH_LISTEN": f"127.0.0.1:{publish_port}",
     }))
     command = [NGINX, "-p", str(state_dir), "-e", str(logs / "error.log"), "-c", str(conf)]
     check = subprocess.run([*command, "-t", "-q"], capture_output=True, text=True)
@@ -152,14 +161,19 @@ def nginx(listen_port, upstream_ports, state_dir, forwarded_proto="$scheme"):
 
 
 @contextmanager
-def persister(env, **popen_args):
-    """`flask signatures persist` (the outbox into SQL) with `env` added to this process's."""
-    process = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "signatures", "persist"],
+def flask_command(env, *command, **popen_args):
+    """A long-running `flask` command with `env` added to this process's."""
+    process = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", *command],
                                cwd=ROOT, env={**os.environ, **env}, **popen_args)
     try:
         yield process
     finally:
         stop(process)
+
+
+def persister(env, **popen_args):
+    """`flask signatures persist` (the outbox into SQL)."""
+    return flask_command(env, "signatures", "persist", **popen_args)
 
 
 def local_env(env):
@@ -169,24 +183,35 @@ def local_env(env):
 
 
 @contextmanager
-def running(env, ports=(5450, 5500), instances=1, target="wsgi:app", gunicorn_args=(), listen_port=None):
+def running(env, ports=(5450, 5500), instances=1, target="wsgi:app", gunicorn_args=(), listen_port=None,
+            publish_counts=False):
     """nginx on `listen_port` (default: a free port in `ports`) in front of `instances` gunicorn
-    processes, each on another free port, with `env` added to this process's environment."""
+    processes, each on another free port, with `env` added to this process's environment.
+    `publish_counts`: pages subscribe to pushed counts, and `flask counts publish` runs."""
     with ExitStack() as stack:
         state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="petitions-stack-")))
         (state_dir / "logs").mkdir()
         os.chmod(state_dir, 0o755)  # nginx's workers may run as another user
         processes, app_ports = {}, []
         listen = listen_port or free_port(*ports)
+        publish_port = free_port(*ports, taken=(listen,))
+        publish_url = f"http://127.0.0.1:{publish_port}"
         # Links the site mails (email confirmation) name the site as this stack serves it.
         env = {"SITE_ORIGIN": f"http://127.0.0.1:{listen}", **env}
+        if publish_counts:
+            env["COUNT_PUBLISH_URL"] = publish_url
         for n in range(instances):
-            port = free_port(*ports, taken=(listen,))
+            port = free_port(*ports, taken=(listen, publish_port))
             processes[f"gunicorn-{n}"] = stack.enter_context(
                 gunicorn(target, env, port, state_dir / "logs" / f"gunicorn-{n}.log", gunicorn_args))
             app_ports.append(port)
-        processes["nginx"] = stack.enter_context(nginx(listen, app_ports, state_dir))
-        yield Stack(f"http://127.0.0.1:{listen}", [f"http://127.0.0.1:{p}" for p in app_ports], state_dir, processes)
+        processes["nginx"] = stack.enter_context(nginx(listen, app_ports, state_dir, publish_port))
+        if publish_counts:
+            with open(state_dir / "logs" / "count-publisher.log", "ab") as log:
+                processes["count-publisher"] = stack.enter_context(
+                    flask_command(env, "counts", "publish", stdout=log, stderr=subprocess.STDOUT))
+        yield Stack(f"http://127.0.0.1:{listen}", [f"http://127.0.0.1:{p}" for p in app_ports], state_dir, processes,
+                    publish_url)
 
 
 def main(argv=None):
@@ -208,7 +233,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as Ctrl+C does
     try:
         with persister(env), running(env, ports=(args.port + 1, args.port + 100), instances=args.instances,
-                                     listen_port=args.port) as stack:
+                                     listen_port=args.port, publish_counts=True) as stack:
             print(f"app instances: {', '.join(stack.app_urls)}; logs in {stack.state_dir / 'logs'}")
             print(f"serving on {stack.url} (Ctrl+C to stop)", flush=True)
             while True:

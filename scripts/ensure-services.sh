@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure what the test suite and the local stack need are on this machine: PostgreSQL and
-# Redis answering on localhost, Debian's nginx (in front of gunicorn), chromium for the browser
-# journey, and ab and wrk for the benchmark. Starts or installs what is missing.
+# Redis answering on localhost, Debian's nginx (in front of gunicorn) with its nchan module (the
+# pushed counts), chromium for the browser journey, and ab and wrk for the benchmark. Starts or
+# installs what is missing.
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -23,6 +24,7 @@ fi
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
+[ -f /usr/lib/nginx/modules/ngx_nchan_module.so ] || missing+=(libnginx-mod-nchan)  # pushed counts
 command -v ab >/dev/null 2>&1 || missing+=(apache2-utils)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -11,6 +11,7 @@ from app.repositories.petitions_sql import InvalidationRepository, PetitionRepos
 from app.repositories.reports_sql import NotificationRepository, ReportRepository
 from app.repositories.users_sql import UserRepository
 from app.services.closing import CloseCoordinator, ClosingService
+from app.services.count_push import CountPublisher, NchanChannels
 from app.services.history import HistoryService
 from app.services.invalidation import InvalidationService
 from app.services.mail import make_mailer
@@ -70,7 +71,14 @@ class Services:
             self.store,
             self.persister(),
             clock=self.clock,
+            count_publisher=self.count_publisher(),
         )
+
+    def count_publisher(self):
+        """None unless COUNT_PUBLISH_URL names nginx's publisher location."""
+        if not self.settings["COUNT_PUBLISH_URL"]:
+            return None
+        return CountPublisher(self.redis, self.store, NchanChannels(self.settings["COUNT_PUBLISH_URL"]))
 
     def history(self):
         return HistoryService(PetitionRepository(self.session), SignatureHourRepository(self.session), self.clock)

@@ -34,8 +34,9 @@ class CloseResult:
 
 
 class ClosingService:
-    def __init__(self, session, petitions, signatures, store, persister, clock=utcnow):
+    def __init__(self, session, petitions, signatures, store, persister, clock=utcnow, count_publisher=None):
         self.session = session
+        self.count_publisher = count_publisher  # ends the petition's pushed-count stream
         self.petitions = petitions
         self.signatures = signatures
         self.store = store
@@ -50,6 +51,7 @@ class ClosingService:
         if petition.state == PetitionState.CLOSED.value:
             self.store.stop_signing(petition_id)  # a crash may have left it open after the commit
             self.store.remove_open(petition_id)
+            self._end_stream(petition)
             return self._result(petition, already_closed=True)
         transition(petition.state, Action.CLOSE)  # drafts cannot be closed
         now = self.clock()
@@ -66,9 +68,20 @@ class ClosingService:
         self.session.expire_all()
         petition = self._get(petition_id)
         self.store.remove_open(petition_id)
+        self._end_stream(petition)
         if won:
             log.info("closed petition %s with %s signatures", petition_id, count)
         return self._result(petition, already_closed=not won)
+
+    def _end_stream(self, petition):
+        """Watchers get the final count and their stream ends. Best effort: the close stands,
+        and a page whose stream stays open still shows the final count once it reloads."""
+        if self.count_publisher is None:
+            return
+        try:
+            self.count_publisher.end(petition.id, petition.signature_count)
+        except Exception:
+            log.warning("petition %s: could not end its count stream", petition.id, exc_info=True)
 
     def _reconcile(self, petition_id, signed_at):
         """Copies any signer Redis holds and SQL lacks (an outbox entry lost before it was

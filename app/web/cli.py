@@ -32,6 +32,7 @@ def register_commands(app):
     app.cli.add_command(petitions_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(mail_cli)
+    app.cli.add_command(counts_cli)
 
 
 @click.group("signatures", help="The signature outbox.")
@@ -179,3 +180,25 @@ def mail_send():
     run = wiring.mail_job().run_once()
     click.echo(f"{run.campaigns} new campaigns, {run.queued} queued, {run.sent} sent, "
                f"{run.retrying} to retry, {run.failed} given up, {run.skipped} skipped")
+
+
+@click.group("counts", help="Pushed counts (Server-Sent Events through nginx).")
+def counts_cli():
+    pass
+
+
+@counts_cli.command("publish")
+def counts_publish():
+    """Publish each signed petition's count once a second to nginx (COUNT_PUBLISH_URL), which
+    pushes it to the pages watching; runs until stopped. Run one per machine: a Redis lease
+    lets only one publish at a time."""
+    _refuse_when_embedded("has no nginx to publish to")
+    publisher = wiring.services().count_publisher()
+    if publisher is None:
+        raise click.ClickException("COUNT_PUBLISH_URL is not set: there is nowhere to publish.")
+    stop = threading.Event()
+    click.echo("publishing counts; Ctrl+C to stop")
+    try:
+        publisher.run_forever(stop)
+    except KeyboardInterrupt:
+        stop.set()

@@ -141,7 +141,7 @@ def test_register_create_launch_and_sign_as_two_people(app, live_server, browser
     expect(page.get_by_text("Thank you for signing. This petition now has 1 signature.")).to_be_visible()
     expect(count_on(page)).to_have_text("1")
     expect(page.get_by_text("You signed this petition.")).to_be_visible()
-    expect(page.locator("p.count[aria-live=polite]")).to_contain_text("1 signature")
+    expect(page.locator("#count-announcement[aria-live=polite]")).to_have_text("1 signature.")  # said at once
 
     # The owner, in another browser session, signs too and sees 2.
     owner = browser.new_context().new_page()

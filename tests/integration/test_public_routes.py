@@ -13,7 +13,7 @@ from tests.helpers import create_draft, csrf_token, launch, login, post_form, si
 from tests.integration.support import close_now, make_draft, make_open, make_user, transient_document
 
 CARD_RE = re.compile(r'<h2><a href="/petitions/(\d+)">')
-COUNT_RE = re.compile(r'aria-live="polite"[^>]*>\s*<strong id="signature-count"[^>]*>([\d,]+)</strong>')
+COUNT_RE = re.compile(r'<p class="count">\s*<strong id="signature-count"[^>]*>([\d,]+)</strong>')
 
 
 def listed(response):

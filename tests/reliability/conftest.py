@@ -85,8 +85,8 @@ def start_stack():
     from tests.reliability.procs import reliability_ports
 
     with ExitStack() as stacks:
-        def start(redis_server, **env):
+        def start(redis_server, publish_counts=False, **env):
             settings = local_env(app_env(redis_server.url, **env))
-            return stacks.enter_context(running(settings, ports=reliability_ports()))
+            return stacks.enter_context(running(settings, ports=reliability_ports(), publish_counts=publish_counts))
 
         yield start

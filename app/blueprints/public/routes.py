@@ -110,6 +110,7 @@ def petition(petition_id):
         opt_ins=_opt_in_boxes(),
         page_url=site_url("public.petition", petition_id=petition_id),
         embed_url=site_url("public.embed", petition_id=petition_id),
+        stream_url=_count_stream(petition_id),
         # Only someone who has signed is thanked: the query alone proves nothing.
         thanks=thank_you(request.args.get("signed"), doc["signature_count"]) if signed else None,
     )
@@ -120,7 +121,16 @@ def embed(petition_id):
     """A petition's title, live count and link, for an <iframe> on other sites (the one view
     they may frame). The same for everyone, so it reads no session and nginx caches it."""
     doc = wiring.browsing().petition(petition_id, None)  # a draft is a 404 to anyone here
-    return render_template("public/embed.html", petition=doc, page_url=site_url("public.petition", petition_id=petition_id))
+    return render_template("public/embed.html", petition=doc, page_url=site_url("public.petition", petition_id=petition_id),
+                           stream_url=_count_stream(petition_id))
+
+
+def _count_stream(petition_id):
+    """The pushed-count stream nginx serves (deploy/nginx.conf.template), where the site has
+    one: COUNT_PUBLISH_URL says the count publisher and nchan are there."""
+    if not current_app.config["COUNT_PUBLISH_URL"]:
+        return None
+    return f"{request.script_root}/api/petitions/{petition_id}/count/stream"
 
 
 def site_url(endpoint, **values):
