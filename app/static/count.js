@@ -18,7 +18,7 @@
   var RENDER_MS = 1000, ANNOUNCE_MS = 30000, STREAM_FAILURES = 3;
   var initial = parseInt(el.textContent.replace(/\D/g, ""), 10);  // the count the page came with
   var shown = initial, latest = initial, renderTimer = null, lastRender = 0;
-  var announced = initial, lastAnnounce = 0, announceTimer = null, closed = false;
+  var announced = initial, lastAnnounce = 0, announceTimer = null, closed = false, closeAnnounced = false;
 
   function nextMilestone(n) {
     var m = 100;
@@ -44,12 +44,13 @@
 
   function announce(now) {
     announceTimer = null;
-    if (!announcer || latest === announced) return;
+    if (!announcer || (latest === announced && closed === closeAnnounced)) return;
     if (!now && Date.now() - lastAnnounce < ANNOUNCE_MS) {
       announceTimer = window.setTimeout(announce, ANNOUNCE_MS - (Date.now() - lastAnnounce));
       return;
     }
     announced = latest;
+    closeAnnounced = closed;
     lastAnnounce = Date.now();
     announcer.textContent = closed ? "Petition closed with " + words(latest) + "." : words(latest) + ".";
   }

@@ -1,17 +1,19 @@
 """Pushed counts through the real stack: nginx with nchan holding the Server-Sent Events streams,
 `flask counts publish` publishing, our own redis-server. A subscriber gets the count after a
 signature, keeps its stream through a Redis restart, and a closed petition's stream ends with
-the final count; the page still counts without JavaScript."""
+the final count; the page still counts without JavaScript; and a real browser watches it."""
 import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from app.services.assembly import Services
 from app.services.count_push import LEASE_KEY
 from app.web import wiring
 from app.web.extensions import db
 from tests.integration.support import make_open, make_user
+from tests.e2e.test_browser_journey import browser  # noqa: F401  (the chromium fixture)
 from tests.integration.test_nginx import get
 from tests.reliability.procs import wait_until
 from tests.reliability.sse import Subscriber
@@ -108,3 +110,27 @@ def test_the_publisher_is_reachable_only_on_its_own_local_listener(live):
         assert status in (404, 405)  # the public listener has no publisher
     status, _, _ = get(stream_url(stack, petition_id), method="POST", data=b'{"signature_count": 999999}')
     assert status in (403, 405)  # and its stream takes no messages
+
+
+@pytest.mark.e2e
+def test_a_browser_watches_the_count_change_while_others_sign_and_the_close(live, browser):
+    """Chromium on the petition page: the count changes as others sign, with no reload and no
+    polling (the stream carries it), and the close leaves the final count, said once."""
+    redis_server, local, stack, petition_id = live
+    page = browser.new_page()
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{stack.url}/petitions/{petition_id}")
+    count = page.locator("#signature-count")
+    expect(count).to_have_text("0")
+    wait_until(lambda: any(url.endswith("/count/stream") for url in requested), what="the stream request")
+    sign(local, petition_id, [1, 2, 3])
+    expect(count).to_have_text("3", timeout=5000)
+    expect(page.locator("#signature-noun")).to_have_text("signatures")
+    expect(page.locator("#progress")).to_have_attribute("value", "3")
+    with local.app_context():
+        settings = {**local.config, "COUNT_PUBLISH_URL": stack.publish_url}
+        Services(db.session, wiring.redis_client(), wiring.open_store(), settings).close_coordinator().finish(petition_id)
+    expect(page.locator("#count-announcement")).to_have_text("Petition closed with 3 signatures.", timeout=5000)
+    assert not any(url.endswith(f"/api/petitions/{petition_id}/count") for url in requested), "it polled"
+    page.close()
