@@ -3,7 +3,7 @@
 // holds, carrying a new count at most once a second and the final count when the petition closes.
 // Otherwise, or when the stream keeps failing, it polls the cacheable count endpoint without
 // cookies (so every watcher shares the proxy's micro-cached answer), every 10 s, 30 s while the
-// tab is hidden.
+// tab is hidden; while streaming it still checks that endpoint once a minute.
 // The number on screen changes at most once a second and silently; the polite live region says
 // the count at most once every 30 s, and at once after your own signature and at the close, so a
 // screen reader is told without being flooded.
@@ -15,7 +15,7 @@
   var milestone = document.getElementById("milestone");
   var noun = document.getElementById("signature-noun");
   var announcer = document.getElementById("count-announcement");
-  var RENDER_MS = 1000, ANNOUNCE_MS = 30000, STREAM_FAILURES = 3;
+  var RENDER_MS = 1000, ANNOUNCE_MS = 30000, STREAM_FAILURES = 3, CHECK_MS = 60000;
   var initial = parseInt(el.textContent.replace(/\D/g, ""), 10);  // the count the page came with
   var shown = initial, latest = initial, renderTimer = null, lastRender = 0;
   var announced = initial, lastAnnounce = 0, announceTimer = null, closed = false, closeAnnounced = false;
@@ -79,12 +79,15 @@
   function stream() {
     var source = new EventSource(el.dataset.streamUrl);
     var failures = 0;
+    // A stream can be open yet silent (its publisher down): check the cached count once a minute.
+    var check = window.setInterval(function () { if (!document.hidden) pollOnce(); }, CHECK_MS);
     source.onmessage = function (event) {
       failures = 0;
       var message = JSON.parse(event.data);
       if (message.closed) {
         closed = true;
         source.close();
+        window.clearInterval(check);
       }
       update(message.signature_count, closed);
     };
@@ -94,6 +97,7 @@
       pollOnce();  // whatever was missed while the stream was away
       if (failures >= STREAM_FAILURES || source.readyState === EventSource.CLOSED) {
         source.close();
+        window.clearInterval(check);
         window.setTimeout(poll, 10000);
       }
     };
