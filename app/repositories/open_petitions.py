@@ -539,6 +539,17 @@ class OpenPetitionStore:
                 pipe.scard(keys.signers(pid))
             return dict(zip(petition_ids, pipe.execute()))
 
+    def open_counts(self, petition_ids):
+        """{id: live count} of those of `petition_ids` still open, in one round trip."""
+        with store_errors():
+            pipe = self.redis.pipeline(transaction=False)
+            for pid in petition_ids:
+                pipe.zscore(keys.OPEN_BY_CLOSING, pid)
+                pipe.scard(keys.signers(pid))
+            answers = pipe.execute()
+        return {pid: count for pid, is_open, count in zip(petition_ids, answers[::2], answers[1::2])
+                if is_open is not None}
+
     def has_signed(self, petition_id, user_id):
         with store_errors():
             return bool(self.redis.sismember(keys.signers(petition_id), user_id))

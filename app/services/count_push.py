@@ -93,7 +93,8 @@ class CountPublisher:
             self.last_id = None  # another publisher has it; start afresh if this one takes over
             return 0
         petition_ids = self._signed_since()
-        counts = self.store.counts(sorted(petition_ids)) if petition_ids else {}
+        # Open ones only: a closed petition's last word is its close's final count.
+        counts = self.store.open_counts(sorted(petition_ids)) if petition_ids else {}
         for petition_id, count in counts.items():
             self.channels.publish(petition_id, {"signature_count": count})
         return len(counts)

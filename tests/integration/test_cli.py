@@ -149,3 +149,8 @@ def test_demo_load_creates_users_petitions_and_signatures_once(app, client):
     assert rows(app, Signature) == sum(item["signature_count"] for item in listed["data"])
     assert run(app, "demo", "load").output.strip() == "demo data already present"
     assert rows(app, User) == 3
+
+
+def test_counts_publish_refuses_without_a_publisher_url(app):
+    result = run(app, "counts", "publish")
+    assert result.exit_code != 0 and "COUNT_PUBLISH_URL is not set" in result.output

@@ -86,7 +86,8 @@ def run_cli(app, *args):
 
 
 @pytest.mark.parametrize(
-    "command", [("signatures", "persist", "--once"), ("signatures", "lag"), ("redis", "rebuild"), ("petitions", "close-due")]
+    "command", [("signatures", "persist", "--once"), ("signatures", "lag"), ("redis", "rebuild"), ("petitions", "close-due"),
+                ("counts", "publish")]
 )
 def test_commands_that_need_the_sites_redis_refuse_and_say_why(embedded_app, command):
     result = run_cli(embedded_app, *command)
