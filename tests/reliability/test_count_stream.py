@@ -2,6 +2,7 @@
 `flask counts publish` publishing, our own redis-server. A subscriber gets the count after a
 signature, keeps its stream through a Redis restart, and a closed petition's stream ends with
 the final count; the page still counts without JavaScript; and a real browser watches it."""
+import json
 import re
 import time
 
@@ -30,7 +31,7 @@ def live(start_redis, local_app, start_stack):
     owner = make_user(local, "owner@example.com", "Olive Owner")
     petition_id = make_open(local, owner, "Keep the night buses running")
     stack = start_stack(redis_server, publish_counts=True)
-    wait_until(lambda: redis_server.client().get(LEASE_KEY), what="the count publisher's first run")
+    wait_until(lambda: redis_server.client().get(LEASE_KEY), timeout=60, what="the count publisher's first run")
     return redis_server, local, stack, petition_id
 
 
@@ -108,8 +109,18 @@ def test_the_publisher_is_reachable_only_on_its_own_local_listener(live):
     for method in ("POST", "DELETE"):
         status, _, _ = get(f"{stack.url}/counts/{petition_id}", method=method, data=b"{}" if method == "POST" else None)
         assert status in (404, 405)  # the public listener has no publisher
-    status, _, _ = get(stream_url(stack, petition_id), method="POST", data=b'{"signature_count": 999999}')
-    assert status in (403, 405)  # and its stream takes no messages
+    status, _, body = get(stream_url(stack, petition_id), method="POST", data=b'{"signature_count": 999999}',
+                          headers={"Accept": "text/event-stream"})
+    assert status == 405 and json.loads(body)["error"]["code"] == "method_not_allowed"  # it takes no messages
+
+
+def test_a_request_that_is_not_an_event_streams_gets_a_json_answer(live):
+    redis_server, local, stack, petition_id = live
+    status, headers, body = get(stream_url(stack, petition_id), headers={"Accept": "application/json"})
+    assert status == 406 and headers["Content-Type"] == "application/json"
+    assert "Accept: text/event-stream" in json.loads(body)["error"]["message"]
+    status, _, body = get(f"{stack.url}/api/petitions/not-a-number/count/stream")
+    assert status == 404 and json.loads(body)["error"]["code"] == "not_found"
 
 
 @pytest.mark.e2e
