@@ -129,21 +129,20 @@ def milestones(hours):
 
 
 def history_csv(series):
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["start", "signatures", "total"])
-    for point in series["data"]:
-        writer.writerow([point["start"], point["signatures"], point["total"]])
-    return out.getvalue()
+    return _csv(("start", "signatures", "total"), ((p["start"], p["signatures"], p["total"]) for p in series["data"]))
 
 
 EXPORT_FIELDS = ("petition_id", "title", "state", "signatures", "total")
 
 
 def export_csv(rows):
+    return _csv(EXPORT_FIELDS, rows)
+
+
+def _csv(header, rows):
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(EXPORT_FIELDS)
+    writer.writerow(header)
     writer.writerows(rows)
     return out.getvalue()
 
