@@ -49,12 +49,7 @@ def persist(once):
     if once:
         click.echo(f"persisted {persister.drain()} outbox entries")
         return
-    stop = threading.Event()
-    click.echo("persisting signatures; Ctrl+C to stop")
-    try:
-        persister.run_forever(stop)
-    except KeyboardInterrupt:
-        stop.set()
+    _until_interrupted(persister.run_forever, "persisting signatures")
 
 
 @signatures_cli.command("lag")
@@ -196,9 +191,14 @@ def counts_publish():
     publisher = wiring.services().count_publisher()
     if publisher is None:
         raise click.ClickException("COUNT_PUBLISH_URL is not set: there is nowhere to publish.")
+    _until_interrupted(publisher.run_forever, "publishing counts")
+
+
+def _until_interrupted(run_forever, doing):
+    """Runs a loop that takes a stop event until Ctrl+C (or SIGTERM, where it is mapped to it)."""
     stop = threading.Event()
-    click.echo("publishing counts; Ctrl+C to stop")
+    click.echo(f"{doing}; Ctrl+C to stop")
     try:
-        publisher.run_forever(stop)
+        run_forever(stop)
     except KeyboardInterrupt:
         stop.set()
