@@ -195,7 +195,7 @@ def counts_publish():
 
 
 def _until_interrupted(run_forever, doing):
-    """Runs a loop that takes a stop event until Ctrl+C (or SIGTERM, where it is mapped to it)."""
+    """Runs a loop that takes a stop event until Ctrl+C."""
     stop = threading.Event()
     click.echo(f"{doing}; Ctrl+C to stop")
     try:
