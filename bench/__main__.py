@@ -28,7 +28,8 @@ FULL = {
     "concurrency": (50, 350),
     "sign_concurrency": 350,
     "http_seconds": 5,
-    "sign_timeout": 60,  # a signing run ends when every signer has an answer, or after this
+    "sign_timeout": 60,
+    "watchers": 10_000,  # stream subscribers to the petition endpoint_new_watched signs  # a signing run ends when every signer has an answer, or after this
     "reads": 1,  # 0 skips the read runs (e.g. when comparing workers on signing alone)
     "signing": 1,  # 0 skips the signing runs (e.g. when comparing gunicorn settings)
     "repeats": 3,
@@ -49,6 +50,7 @@ QUICK = {
     "http_petitions": 50,
     "signers": 1500,
     "form_signers": 500,
+    "watchers": 200,
     "http_seconds": 1,  # a smoke test: every scenario answers, no figure is read from it
     "repeats": 1,
     "persister_petitions": 10,

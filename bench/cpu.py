@@ -1,5 +1,6 @@
 """CPU used by each kind of process on this machine while a load runs, from /proc: says which
-piece (the app's workers, nginx, Redis, PostgreSQL, the load generator) a figure is limited by."""
+piece (the app's workers, nginx, Redis, PostgreSQL, the persister, the count publisher, the load
+generators) a figure is limited by."""
 import os
 import time
 from pathlib import Path
@@ -8,9 +9,18 @@ TICKS = os.sysconf("SC_CLK_TCK")
 # The start of /proc/<pid>/comm -> the group it is reported under; anything else is "other".
 GROUPS = (("gunicorn", "app"), ("nginx", "nginx"), ("redis-server", "redis"), ("postgres", "postgres"),
           ("wrk", "wrk"), ("flask", "persister"), ("python", "bench+wrk"))
+# Several commands share the comm "flask" or "python": these are told apart by their command line.
+COMMANDS = (("counts publish", "publisher"), ("bench.watchers", "watchers"))
 
 
-def _group(comm):
+def _group(pid, comm):
+    if comm.startswith(("flask", "python")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            cmdline = b""
+        if group := next((g for needle, g in COMMANDS if needle.encode() in cmdline), None):
+            return group
     return next((group for prefix, group in GROUPS if comm.startswith(prefix)), "other")
 
 
@@ -26,7 +36,8 @@ def _ticks():
         fields = text[text.rindex(")") + 2:].split()
         # utime + stime + cutime + cstime: a child that ended and was waited for (each wrk run,
         # the bench's child) still counts, under its parent's group
-        found[int(stat.parent.name)] = (_group(comm), sum(map(int, fields[11:15])))
+        pid = int(stat.parent.name)
+        found[pid] = (_group(pid, comm), sum(map(int, fields[11:15])))
     return found
 
 

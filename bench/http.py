@@ -5,11 +5,17 @@ nginx and gunicorn settings in the same run:
 - anonymous reads of the micro-cached pages and APIs, gzip accepted as browsers do;
 - signatures by people registered over HTTP (bench/browsers.py) who loaded the petition page signed
   in and signed after their user card had expired: through the signing endpoint as sign.js sends
-  them (new signers, then 20% repeats), and through the form as a browser without JavaScript does.
+  them (new signers, then 20% repeats), and through the form as a browser without JavaScript does;
+- new signers again while `watchers` open pages (bench/watchers.py) hold that petition's pushed-count
+  stream, each repeat beside the run without them: every watcher must see the final count within
+  2 s of the last answer, and signing stay within 10 % of the unwatched run. The count publisher
+  runs in every run, watched or not.
 
 A scenario fails on any 5xx, any answer but the expected ones, or any acknowledged signature not in
-Redis and SQL once the persister has caught up.
+Redis and SQL once the persister has caught up; a watched one also on any watcher that failed to
+connect or did not see the final count in time.
 """
+import math
 import re
 import statistics
 import subprocess
@@ -37,6 +43,7 @@ from bench.cpu import CpuSampler
 from bench.pg_connections import ConnectionSampler
 from bench.profile import Profile
 from bench.report import stamp
+from bench.watchers import Crowd, tree_rss_bytes
 from deploy.stack import local_env, persister, running
 
 WRK = Path(__file__).resolve().parent / "wrk"
@@ -52,14 +59,19 @@ READS = {
 # the constant app: the most signing could reach on this stack and load generator.
 SIGNING = {
     "endpoint_new": ("endpoint", 0.0, "site"),
+    "endpoint_new_watched": ("endpoint", 0.0, "site"),  # endpoint_new with `watchers` subscribers (WATCHED)
     "endpoint_dup20": ("endpoint", 0.2, "site"),
     "endpoint_reference": ("endpoint", 0.0, "baseline"),
     "form_cold": ("form", 0.0, "site"),
 }
+WATCHED = {"endpoint_new_watched": "endpoint_new"}  # scenario -> the same run without watchers
+FINAL_WITHIN_S = 2.0  # every watcher has the final count this long after the last answer
 TARGETS = {  # issue figures (BENCHMARKS.md); read off the 350-connection rows of a full run
     "read": {"ratio": 0.8, "p99_ms": 150},
     "endpoint": {"ratio": 0.4, "new_per_s": 3000, "p99_ms": 300},
+    "watched": {"ratio_to_unwatched": 0.9},  # signing within 10 % of the unwatched run
 }
+AT_LEAST = ("ratio", "new_per_s", "ratio_to_unwatched")  # the other targets are maxima
 
 
 # -- wrk ----------------------------------------------------------------------------------------
@@ -173,7 +185,8 @@ def run(app, env, sizes, results, ports):
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-http-")))
         petition_ids = seed_petitions(sizes["http_petitions"])
         stacks = {
-            "site": stack.enter_context(running(site_env, ports)),
+            # the count publisher in every site run, so watched and unwatched ones compare fairly
+            "site": stack.enter_context(running(site_env, ports, publish_counts=True)),
             "baseline": stack.enter_context(running(site_env, ports, target="bench.baseline:app")),
         }
         read_urls = {name: stacks["baseline" if name == "baseline" else "site"].url + path.format(id=petition_ids[0])
@@ -236,21 +249,56 @@ def _sign(url, mode, petition_id, tokens, dup, sizes, workdir):
 
 def _signing_runs(stacks, people, sizes, petition_ids, workdir, env):
     raw, tokens, signers = [], None, 0
-    runs = [(r, s) for r in range(sizes["repeats"]) for s in SIGNING]
+    runs = [(r, s) for r in range(sizes["repeats"]) for s in SIGNING if sizes["watchers"] or s not in WATCHED]
     for repeat, scenario in tqdm(runs, desc="http: signing", leave=False):
         mode, dup, target = SIGNING[scenario]
         pid = next(petition_ids)
         if target == "site" or tokens is None:  # the constant app reads no token
             signers = sizes["form_signers"] if mode == "form" else sizes["signers"]
             tokens = _tokens_file(people[:signers], stacks["site"], pid, workdir)
-        with ConnectionSampler([env["DATABASE_URL"], env["USERS_DATABASE_URL"]]) as connections, CpuSampler() as cpu:
-            figures = _sign(stacks[target].url, mode, pid, tokens, dup, sizes, workdir)
+        with ExitStack() as watching:
+            crowd = watching.enter_context(_watchers(stacks["site"], pid, sizes["watchers"], workdir)) \
+                if scenario in WATCHED else None
+            with ConnectionSampler([env["DATABASE_URL"], env["USERS_DATABASE_URL"]]) as connections, CpuSampler() as cpu:
+                figures = _sign(stacks[target].url, mode, pid, tokens, dup, sizes, workdir)
+                t_last = time.time()  # every signer has had an answer
+            if crowd:
+                figures.update(_final_counts(crowd, pid, t_last))
         errors = figures["socket_errors"] + figures["s5xx"] + figures["other"]
         raw.append({"kind": "form" if mode == "form" else "endpoint", "scenario": scenario,
                     "concurrency": sizes["sign_concurrency"], "repeat": repeat,
                     "petition_id": None if target == "baseline" else pid, "people": signers,
                     "errors": errors, "max_pg_connections": connections.most, "cpu": cpu.shares, **figures})
     return raw
+
+
+def _watchers(site, petition_id, count, workdir):
+    """`count` subscribers connected to the petition's stream (bench/watchers.py), with nginx's
+    memory (master and workers) before and after they connected."""
+    nginx = site.processes["nginx"].pid
+    before = tree_rss_bytes(nginx)
+    crowd = Crowd(f"{site.url}/api/petitions/{petition_id}/count/stream", count, workdir)
+    watched = tree_rss_bytes(nginx)
+    crowd.memory = {"nginx_rss_before": before, "nginx_rss_watched": watched,
+                    "nginx_bytes_per_watcher": round((watched - before) / count), "watcher_rss": crowd.rss(),
+                    "watchers_connect_s": crowd.ready["seconds"]}
+    return crowd
+
+
+def _final_counts(crowd, petition_id, t_last):
+    """How soon after `t_last` each watcher had the petition's final count (the publisher sends
+    it within a second): waits up to 5 s for all of them, then stops the watchers."""
+    final = wiring.open_store().count(petition_id)
+    out = crowd.finish(final, timeout=5.0)
+    delays = sorted(max(0.0, at - t_last) for count, at in out["streams"] if count == final)
+    return {
+        **crowd.memory, "watchers": crowd.count, "final_count": final, "saw_final": len(delays),
+        "final_delay_max_s": delays[-1] if delays else None,
+        "final_delay_p99_s": delays[math.ceil(0.99 * len(delays)) - 1] if delays else None,
+        "final_within_2s": len(delays) == crowd.count and delays[-1] <= FINAL_WITHIN_S,
+        "watcher_failures": out["failed"] + out["closed_early"],
+        "watcher_failure_reasons": {**out["failures"], "closed early": out["closed_early"]},
+    }
 
 
 def _profile(site, people, sizes, petition_id, workdir, mode):
@@ -305,11 +353,35 @@ def _summarise(raw, results):
             figures["max_pg_connections"] = max(r["max_pg_connections"] for r in rows)
             if "max_outbox_lag" in rows[0]:
                 figures["max_outbox_lag"], figures["max_outbox_lag_s"] = rows[0]["max_outbox_lag"], rows[0]["max_outbox_lag_s"]
-        figures["failed"] = bool(figures["s5xx"] or figures["errors"] or figures.get("lost"))
+        if scenario in WATCHED:
+            figures.update(_watched(rows, groups.get((WATCHED[scenario], concurrency), []), figures["new_per_s"]))
+        figures["failed"] = bool(figures["s5xx"] or figures["errors"] or figures.get("lost")
+                                 or figures.get("watcher_failures") or figures.get("final_within_2s") is False)
         target = TARGETS["endpoint"] if scenario in ("endpoint_new", "endpoint_dup20") else \
+            TARGETS["watched"] if scenario in WATCHED else \
             TARGETS["read"] if kind == "read" and scenario != "baseline" else None
-        if target and base and concurrency == max(c for (s, c) in groups if s == scenario):
+        if target and all(figures.get(k) is not None for k in target) and \
+                concurrency == max(c for (s, c) in groups if s == scenario):  # no ratio without a baseline
             figures["meets_target"] = all(
-                figures[k] >= v if k in ("ratio", "new_per_s") else figures[k] <= v for k, v in target.items())
+                figures[k] >= v if k in AT_LEAST else figures[k] <= v for k, v in target.items())
         results.add("http", f"{scenario}_c{concurrency}", **figures)
     results.extra["http_runs"] = raw
+
+
+def _watched(rows, unwatched, new_per_s):
+    """A watched scenario's watcher figures over its repeats (the worst run for the final count),
+    and its signing rate over the same scenario's without watchers."""
+    delays = [r["final_delay_max_s"] for r in rows]
+    unwatched_rate = statistics.median(r["new"] / r["seconds"] for r in unwatched) if unwatched else None
+    return {
+        "watchers": rows[0]["watchers"],
+        "saw_final": min(r["saw_final"] for r in rows),
+        "final_within_2s": all(r["final_within_2s"] for r in rows),
+        "final_delay_max_s": None if None in delays else max(delays),
+        "final_delay_p99_s": max((r["final_delay_p99_s"] for r in rows if r["final_delay_p99_s"] is not None),
+                                 default=None),
+        "nginx_bytes_per_watcher": statistics.median(r["nginx_bytes_per_watcher"] for r in rows),
+        "watcher_rss_mb": statistics.median(r["watcher_rss"] for r in rows) / 2**20,
+        "watcher_failures": sum(r["watcher_failures"] for r in rows),
+        "ratio_to_unwatched": new_per_s / unwatched_rate if unwatched_rate else None,
+    }
