@@ -5,7 +5,7 @@ from app.web import wiring
 from app.blueprints.api import bp
 from app.domain.petitions import thresholds
 from app.services.browsing import parse_list_query
-from app.services.history import export_csv, history_csv, parse_day, parse_history_query, EXPORT_FIELDS
+from app.services.history import EXPORT_FIELDS, export_csv, history_csv, parse_day, parse_history_query
 from app.services.reports import report_dict
 
 LIST_MAX_AGE = 5
