@@ -74,14 +74,8 @@ class ClosingService:
         return self._result(petition, already_closed=not won)
 
     def _end_stream(self, petition):
-        """Watchers get the final count and their stream ends. Best effort: the close stands,
-        and a page whose stream stays open still shows the final count once it reloads."""
-        if self.count_publisher is None:
-            return
-        try:
+        if self.count_publisher is not None:
             self.count_publisher.end(petition.id, petition.signature_count)
-        except Exception:
-            log.warning("petition %s: could not end its count stream", petition.id, exc_info=True)
 
     def _reconcile(self, petition_id, signed_at):
         """Copies any signer Redis holds and SQL lacks (an outbox entry lost before it was

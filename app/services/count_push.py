@@ -99,9 +99,15 @@ class CountPublisher:
             self.channels.publish(petition_id, {"signature_count": count})
         return len(counts)
 
-    def end(self, petition_id, final_count):
-        """A petition closed: its stream ends with the final count."""
-        self.channels.end(petition_id, {"signature_count": final_count, "closed": True})
+    def end(self, petition_id, final_count, taken_down=False):
+        """A petition closed or was taken down: its watchers get the final count and their
+        streams end. Best effort: the close or take-down stands either way, and a page whose
+        stream stays open gets the final count from its once-a-minute check."""
+        message = {"signature_count": final_count, "closed": True, **({"taken_down": True} if taken_down else {})}
+        try:
+            self.channels.end(petition_id, message)
+        except Exception:
+            log.warning("petition %s: could not end its count stream", petition_id, exc_info=True)
 
     def _hold_lease(self):
         """Takes the lease, or renews it if this publisher holds it."""

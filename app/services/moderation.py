@@ -38,7 +38,7 @@ ALREADY_REPORTED = "You have reported this petition already. Our moderators will
 
 class ModerationService:
     def __init__(self, session, petitions, signatures, reports, audit, store, users=None, mailer=None,
-                 mail=None, clock=utcnow, on_take_down=None, on_restore=None):
+                 mail=None, clock=utcnow, on_take_down=None, on_restore=None, count_publisher=None):
         self.session = session
         self.petitions = petitions
         self.signatures = signatures
@@ -54,6 +54,7 @@ class ModerationService:
         # close sweep finds restored petitions by their state).
         self.on_take_down = on_take_down
         self.on_restore = on_restore
+        self.count_publisher = count_publisher  # ends a taken-down petition's pushed-count stream
 
     # -- reports ------------------------------------------------------------------------------
     def report(self, petition_id, user_id, reason, details):
@@ -151,6 +152,8 @@ class ModerationService:
         self.session.refresh(petition)
         petition.signature_count = self.store.take_down(petition_id)
         self.session.commit()
+        if self.count_publisher is not None:
+            self.count_publisher.end(petition_id, petition.signature_count, taken_down=True)
         if self.on_take_down is not None:
             self.on_take_down(petition)
         self._tell_owner(petition, "Your petition has been taken down",

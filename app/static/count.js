@@ -5,8 +5,8 @@
 // cookies (so every watcher shares the proxy's micro-cached answer), every 10 s, 30 s while the
 // tab is hidden; while streaming it still checks that endpoint once a minute.
 // The number on screen changes at most once a second and silently; the polite live region says
-// the count at most once every 30 s, and at once after your own signature and at the close, so a
-// screen reader is told without being flooded.
+// the count at most once every 30 s, and at once after your own signature and at the close (or
+// take-down), so a screen reader is told without being flooded.
 (function () {
   "use strict";
   var el = document.getElementById("signature-count");
@@ -19,6 +19,7 @@
   var initial = parseInt(el.textContent.replace(/\D/g, ""), 10);  // the count the page came with
   var shown = initial, latest = initial, renderTimer = null, lastRender = 0;
   var announced = initial, lastAnnounce = 0, announceTimer = null, closed = false, closeAnnounced = false;
+  var takenDown = false;
 
   function nextMilestone(n) {
     var m = 100;
@@ -52,7 +53,8 @@
     announced = latest;
     closeAnnounced = closed;
     lastAnnounce = Date.now();
-    announcer.textContent = closed ? "Petition closed with " + words(latest) + "." : words(latest) + ".";
+    announcer.textContent = !closed ? words(latest) + "." : takenDown ? "This petition was taken down."
+      : "Petition closed with " + words(latest) + ".";
   }
 
   function update(count, now) {
@@ -86,6 +88,7 @@
       var message = JSON.parse(event.data);
       if (message.closed) {
         closed = true;
+        takenDown = Boolean(message.taken_down);
         source.close();
         window.clearInterval(check);
       }

@@ -64,6 +64,7 @@ def moderation():
         users=UserRepository(db.session),
         mailer=make_mailer(current_app.config),
         mail=MailRepository(db.session),
+        count_publisher=services().count_publisher(),
         **hooks,
     )
 

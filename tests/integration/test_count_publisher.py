@@ -5,7 +5,7 @@ import pytest
 
 from app.services.count_push import LEASE_KEY, CountPublisher
 from app.web import wiring
-from tests.integration.support import make_open
+from tests.integration.support import Moderator, make_open
 
 
 class RecordingChannels:
@@ -65,3 +65,29 @@ def test_a_closed_petition_is_not_published_by_the_run_but_ended_by_the_close(ap
         closing.count_publisher = publisher(channels, "a")
         closing.close(first)
         assert channels.sent[-1] == (first, {"signature_count": 2, "closed": True}, "end")
+
+
+def test_a_take_down_ends_the_stream_saying_so(app, petitions):
+    first, _ = petitions
+    with app.app_context():
+        channels = RecordingChannels()
+        sign(first, [1, 2, 3])
+        moderation = wiring.moderation()
+        moderation.count_publisher = publisher(channels, "a")
+        moderation.take_down(first, Moderator, "Breaks the standards: it names a private person.")
+        assert channels.sent == [(first, {"signature_count": 3, "closed": True, "taken_down": True}, "end")]
+
+
+class FailingChannels(RecordingChannels):
+    def end(self, petition_id, message):
+        raise ConnectionRefusedError("nginx is away")
+
+
+def test_a_close_stands_when_nginx_cannot_be_told(app, petitions, caplog):
+    first, _ = petitions
+    with app.app_context():
+        sign(first, [1])
+        closing = wiring.services().closing()
+        closing.count_publisher = publisher(FailingChannels(), "a")
+        assert closing.close(first).signature_count == 1
+    assert "could not end its count stream" in caplog.text
