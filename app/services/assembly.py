@@ -144,6 +144,7 @@ class Services:
             self.persister(),
             UserRepository(self.session),
             clock=self.clock,
+            count_publisher=self.count_publisher(),
         )
 
     def close_coordinator(self):

@@ -99,6 +99,15 @@ class CountPublisher:
             self.channels.publish(petition_id, {"signature_count": count})
         return len(counts)
 
+    def publish_now(self, petition_id):
+        """The petition's count at once, outside the tick (moderators removed signatures: no
+        outbox entry says so). Best effort: the next signature's count corrects a miss."""
+        try:
+            for pid, count in self.store.open_counts([petition_id]).items():
+                self.channels.publish(pid, {"signature_count": count})
+        except Exception:
+            log.warning("petition %s: could not publish its count", petition_id, exc_info=True)
+
     def end(self, petition_id, final_count, taken_down=False):
         """A petition closed or was taken down: its watchers get the final count and their
         streams end. Best effort: the close or take-down stands either way, and a page whose

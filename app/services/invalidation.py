@@ -26,7 +26,8 @@ INVALIDATABLE = (PetitionState.OPEN.value, PetitionState.TAKEN_DOWN.value)
 
 
 class InvalidationService:
-    def __init__(self, session, petitions, signatures, invalidations, audit, store, persister, users, clock=utcnow):
+    def __init__(self, session, petitions, signatures, invalidations, audit, store, persister, users, clock=utcnow,
+                 count_publisher=None):
         self.session = session
         self.petitions = petitions
         self.signatures = signatures
@@ -36,6 +37,7 @@ class InvalidationService:
         self.persister = persister
         self.users = users
         self.clock = clock
+        self.count_publisher = count_publisher  # watchers see the lower count at once
 
     def criterion(self, kind, value, signed_from=None, signed_to=None):
         """The checked InvalidationCriterion for a moderator's form (an account by its address)."""
@@ -103,6 +105,8 @@ class InvalidationService:
             self.store.invalidate(invalidation.petition_id, user_ids)
         invalidation.applied_at = self.clock()
         self.session.commit()
+        if user_ids and self.count_publisher is not None:
+            self.count_publisher.publish_now(invalidation.petition_id)
         log.info("invalidation %s: %s signatures of petition %s removed in Redis",
                  invalidation.id, len(user_ids), invalidation.petition_id)
 

@@ -91,3 +91,16 @@ def test_a_close_stands_when_nginx_cannot_be_told(app, petitions, caplog):
         closing.count_publisher = publisher(FailingChannels(), "a")
         assert closing.close(first).signature_count == 1
     assert "could not end its count stream" in caplog.text
+
+
+def test_removed_signatures_are_published_at_once(app, petitions):
+    first, _ = petitions
+    with app.app_context():
+        channels = RecordingChannels()
+        signing = wiring.signing()
+        for uid in (1, 2, 3):
+            signing.sign(first, uid, "203.0.113.9", f"u{uid}@{'spam' if uid > 1 else 'mail'}.example")
+        service = wiring.invalidations()
+        service.count_publisher = publisher(channels, "a")
+        service.invalidate(first, Moderator, service.criterion("domain", "spam.example"), "Throwaway sign-ups.")
+        assert channels.sent == [(first, {"signature_count": 1})]
