@@ -522,12 +522,7 @@ class OpenPetitionStore:
 
     def count(self, petition_id):
         """Live count, or None when the petition is not open."""
-        with store_errors():
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.zscore(keys.OPEN_BY_CLOSING, petition_id)
-            pipe.scard(keys.signers(petition_id))
-            is_open, count = pipe.execute()
-        return None if is_open is None else count
+        return self.open_counts([petition_id]).get(petition_id)
 
     def counts(self, petition_ids):
         """{id: live count} for the given open petitions."""

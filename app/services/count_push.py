@@ -76,7 +76,7 @@ class CountPublisher:
 
     def run_forever(self, stop, interval=1.0, on_error_sleep=1.0):
         """Until `stop` (a threading.Event) is set: one run a second. Redis or nginx being away
-        is logged and retried; the pages poll meanwhile."""
+        is logged and retried; pages check the cached count once a minute meanwhile."""
         while not stop.is_set():
             started = time.monotonic()
             try:
@@ -93,20 +93,23 @@ class CountPublisher:
             self.last_id = None  # another publisher has it; start afresh if this one takes over
             return 0
         petition_ids = self._signed_since()
-        # Open ones only: a closed petition's last word is its close's final count.
-        counts = self.store.open_counts(sorted(petition_ids)) if petition_ids else {}
-        for petition_id, count in counts.items():
-            self.channels.publish(petition_id, {"signature_count": count})
-        return len(counts)
+        return self._publish(sorted(petition_ids)) if petition_ids else 0
 
     def publish_now(self, petition_id):
         """The petition's count at once, outside the tick (moderators removed signatures: no
         outbox entry says so). Best effort: the next signature's count corrects a miss."""
         try:
-            for pid, count in self.store.open_counts([petition_id]).items():
-                self.channels.publish(pid, {"signature_count": count})
+            self._publish([petition_id])
         except Exception:
             log.warning("petition %s: could not publish its count", petition_id, exc_info=True)
+
+    def _publish(self, petition_ids):
+        """Each one's count, open ones only (a closed petition's last word is its close's final
+        count); returns how many were published."""
+        counts = self.store.open_counts(petition_ids)
+        for petition_id, count in counts.items():
+            self.channels.publish(petition_id, {"signature_count": count})
+        return len(counts)
 
     def end(self, petition_id, final_count, taken_down=False):
         """A petition closed or was taken down: its watchers get the final count and their
