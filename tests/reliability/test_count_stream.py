@@ -42,6 +42,13 @@ def sign(local, petition_id, user_ids):
             signing.sign(petition_id, uid, f"198.51.100.{uid % 250}")
 
 
+def close(local, stack, petition_id):
+    """The whole close, publishing to this stack's nginx."""
+    with local.app_context():
+        settings = {**local.config, "COUNT_PUBLISH_URL": stack.publish_url}
+        Services(db.session, wiring.redis_client(), wiring.open_store(), settings).close_coordinator().finish(petition_id)
+
+
 def stream_url(stack, petition_id):
     return f"{stack.url}/api/petitions/{petition_id}/count/stream"
 
@@ -86,9 +93,7 @@ def test_a_closed_petitions_stream_ends_with_the_final_count(live):
     watcher = Subscriber(stream_url(stack, petition_id))
     sign(local, petition_id, [1, 2])
     watcher.wait_for(lambda m: m["signature_count"] == 2, what="the count 2")
-    with local.app_context():  # the close, publishing to this stack's nginx
-        settings = {**local.config, "COUNT_PUBLISH_URL": stack.publish_url}
-        Services(db.session, wiring.redis_client(), wiring.open_store(), settings).close_coordinator().finish(petition_id)
+    close(local, stack, petition_id)
     assert watcher.ended.wait(5), "the stream did not end"
     assert watcher.messages[-1] == {"signature_count": 2, "closed": True}
 
@@ -139,9 +144,7 @@ def test_a_browser_watches_the_count_change_while_others_sign_and_the_close(live
     expect(count).to_have_text("3", timeout=5000)
     expect(page.locator("#signature-noun")).to_have_text("signatures")
     expect(page.locator("#progress")).to_have_attribute("value", "3")
-    with local.app_context():
-        settings = {**local.config, "COUNT_PUBLISH_URL": stack.publish_url}
-        Services(db.session, wiring.redis_client(), wiring.open_store(), settings).close_coordinator().finish(petition_id)
+    close(local, stack, petition_id)
     expect(page.locator("#count-announcement")).to_have_text("Petition closed with 3 signatures.", timeout=5000)
     assert not any(url.endswith(f"/api/petitions/{petition_id}/count") for url in requested), "it polled"
     page.close()
