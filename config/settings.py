@@ -3,6 +3,8 @@ import secrets
 import tempfile
 from pathlib import Path
 
+from app.repositories.redis_client import SENTINEL_SCHEME, sentinel_url
+
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 
 
@@ -40,8 +42,27 @@ DOMAIN_LIMIT_EXEMPT = ",".join((
 
 
 def _limiter_storage_options(redis_url):
-    timeout = FALLBACK_REDIS_TIMEOUT
-    return {"socket_timeout": timeout, "socket_connect_timeout": timeout} if redis_url else {}
+    if not redis_url:
+        return {}
+    timeouts = {"socket_timeout": FALLBACK_REDIS_TIMEOUT, "socket_connect_timeout": FALLBACK_REDIS_TIMEOUT}
+    if redis_url.startswith(f"{SENTINEL_SCHEME}://"):
+        # Counters are read from the primary: a replica's copy may lag the count just made.
+        return {**timeouts, "sentinel_kwargs": dict(timeouts), "use_replicas": False}
+    return timeouts
+
+
+def _redis_url():
+    """REDIS_URL, or the Sentinel URL that REDIS_SENTINELS ("host:port,host:port") and
+    REDIS_SENTINEL_SERVICE name (app/repositories/redis_client.py)."""
+    url, sentinels = _env("REDIS_URL"), _env("REDIS_SENTINELS")
+    if not sentinels:
+        return url
+    if url:
+        raise ConfigError("set REDIS_URL or REDIS_SENTINELS, not both")
+    service = _env("REDIS_SENTINEL_SERVICE")
+    if not service:
+        raise ConfigError("REDIS_SENTINELS needs REDIS_SENTINEL_SERVICE, the primary's name in Sentinel")
+    return sentinel_url(sentinels.replace(" ", ""), service)
 
 
 def sql_pool_options():
@@ -68,9 +89,16 @@ class BaseConfig:
 
     def __init__(self):
         self.SECRET_KEY = _env("SECRET_KEY")
-        # Empty REDIS_URL means the embedded in-process substitute (fakeredis).
-        self.REDIS_URL = _env("REDIS_URL")
+        # Empty REDIS_URL (and no REDIS_SENTINELS) means the embedded in-process substitute (fakeredis).
+        self.REDIS_URL = _redis_url()
         self.REDIS_SOCKET_TIMEOUT = float(_env("REDIS_SOCKET_TIMEOUT", "0.5"))
+        # A signature is answered as recorded only once this many replicas have it (Redis WAIT,
+        # docs/RELIABILITY.md); 0 on a single node. No confirmation within the timeout: 503.
+        self.REDIS_MIN_REPLICAS_ACK = _env_int("REDIS_MIN_REPLICAS_ACK", 0)
+        self.REDIS_REPLICA_ACK_TIMEOUT = float(_env("REDIS_REPLICA_ACK_TIMEOUT", "0.3"))
+        if self.REDIS_MIN_REPLICAS_ACK and self.REDIS_REPLICA_ACK_TIMEOUT >= self.REDIS_SOCKET_TIMEOUT:
+            # The WAIT's answer must come back before the socket gives up on it.
+            raise ConfigError("REDIS_REPLICA_ACK_TIMEOUT must be shorter than REDIS_SOCKET_TIMEOUT")
         self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL")
         self.SQLALCHEMY_BINDS = {"users": _env("USERS_DATABASE_URL")}
         self.SQLALCHEMY_ENGINE_OPTIONS = sql_pool_options()
@@ -129,6 +157,9 @@ class BaseConfig:
         self.PERSISTER_BATCH_SIZE = _env_int("PERSISTER_BATCH_SIZE", 1000)
         # Bounds how far SQL trails Redis (plus one batch's time); see SignaturePersister.
         self.PERSISTER_LINGER_MS = _env_int("PERSISTER_LINGER_MS", 100)
+        # Outbox entries a persister read and left this long unacknowledged (it died) are claimed
+        # by another; shorter than a batch's write would claim batches still being written.
+        self.PERSISTER_CLAIM_IDLE_SECONDS = _env_int("PERSISTER_CLAIM_IDLE_SECONDS", 30)
         # Acknowledged outbox entries kept for replays/audits; memory grows with signing rate.
         self.OUTBOX_RETENTION_SECONDS = _env_int("OUTBOX_RETENTION_SECONDS", 60)
         # Pushed counts (app/services/count_push.py): nginx's local-only publisher location

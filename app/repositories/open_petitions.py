@@ -134,6 +134,10 @@ SIGN_NEW, SIGN_ALREADY, SIGN_NOT_OPEN, SIGN_PAST_DEADLINE, SIGN_RATE_LIMITED, SI
     1, 0, -1, -2, -3, -4, -5,
 )
 SIGN_REMOVED = -6  # the moderators removed this signer's signature; it cannot be given again
+REPLICA_UNCONFIRMED = (
+    "The petition store could not confirm a second copy of this signature in time, so this was not recorded, "
+    "it is safe to try again."
+)
 
 # What list pages show of a petition (app/templates/public/_list.html and the list API's
 # LIST_FIELDS), kept apart from the rest so a page reads a few bytes per petition, not the body.
@@ -284,8 +288,12 @@ class OpenPage:
 
 
 class OpenPetitionStore:
-    def __init__(self, client):
+    def __init__(self, client, min_replica_acks=0, replica_ack_timeout=0.3):
+        """`min_replica_acks`: how many replicas must hold a signature before sign() answers it
+        (REDIS_MIN_REPLICAS_ACK), waiting at most `replica_ack_timeout` seconds."""
         self.redis = client
+        self.min_replica_acks = min_replica_acks
+        self.replica_ack_timeout_ms = max(1, int(replica_ack_timeout * 1000))
         self._sign = client.register_script(SIGN_SCRIPT)
         self._release_lock = client.register_script(RELEASE_LOCK_SCRIPT)
         self._score = client.register_script(SCORE_SCRIPT)  # its sha, for the bulk load's EVALSHAs
@@ -432,8 +440,36 @@ class OpenPetitionStore:
         signature records besides who signed (SignerContext)."""
         call = self._sign_call(petition_id, user_id, now_ts, counters, signer)
         with store_errors():
-            status, count = self._sign(**call)
+            if self.min_replica_acks:
+                status, count = self._sign_replicated(call)
+            else:
+                status, count = self._sign(**call)
         return int(status), int(count)
+
+    def _sign_replicated(self, call):
+        """The signing script and a WAIT in one round trip on one connection. WAIT covers every
+        write this connection made, and the script always writes when it counts rate limits, so
+        an "already signed" answer is confirmed as well as a new one: the signature a retry finds
+        may be one whose first answer was this 503. Concurrent WAITs share the primary's replica
+        round trip: Redis asks its replicas for their offset once per event-loop pass and releases
+        every WAIT the answer covers."""
+        for attempt in (1, 2):
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.evalsha(self._sign.sha, len(call["keys"]), *call["keys"], *call["args"])
+            pipe.wait(self.min_replica_acks, self.replica_ack_timeout_ms)
+            result, acks = pipe.execute(raise_on_error=False)
+            if isinstance(result, redis.exceptions.NoScriptError) and attempt == 1:
+                # A new primary after a failover has an empty script cache.
+                self.redis.script_load(SIGN_SCRIPT)
+                continue
+            if isinstance(result, Exception):
+                raise result
+            if isinstance(acks, Exception):
+                raise acks
+            status, count = result
+            if status in (SIGN_NEW, SIGN_ALREADY) and acks < self.min_replica_acks:
+                raise StoreUnavailable(REPLICA_UNCONFIRMED)
+            return status, count
 
     def sign_many(self, pairs, now_ts, chunk=2000):
         """The signing script for each (petition id, user id), pipelined, without rate limits:

@@ -91,7 +91,8 @@ def register_redis(app):
 
     client = make_redis(app.config["REDIS_URL"], app.config["REDIS_SOCKET_TIMEOUT"])
     app.extensions["redis"] = client
-    app.extensions["open_store"] = OpenPetitionStore(client)
+    app.extensions["open_store"] = OpenPetitionStore(
+        client, app.config["REDIS_MIN_REPLICAS_ACK"], app.config["REDIS_REPLICA_ACK_TIMEOUT"])
     # Its own client with a short timeout: a hung Redis must not hold every signed-in request
     # for the full store timeout before the users-DB fallback.
     card_client = make_redis(app.config["REDIS_URL"], app.config["USER_CACHE_SOCKET_TIMEOUT"])

@@ -47,7 +47,8 @@ def redis_client():
 
 @functools.cache
 def open_store():
-    return OpenPetitionStore(redis_client())
+    settings = config()
+    return OpenPetitionStore(redis_client(), settings.REDIS_MIN_REPLICAS_ACK, settings.REDIS_REPLICA_ACK_TIMEOUT)
 
 
 @functools.cache

@@ -5,6 +5,7 @@ import orjson
 import pytest
 import redis
 
+from app.domain.errors import StoreUnavailable
 from app.repositories import redis_keys as keys
 from app.repositories.open_petitions import (
     SIGN_ALREADY,
@@ -302,3 +303,34 @@ def test_rebuild_lock_is_exclusive_and_released_only_by_its_holder(store, redis_
     assert not store.acquire_rebuild_lock("b", 60_000)
     store.release_rebuild_lock("a")
     assert store.acquire_rebuild_lock("b", 60_000)
+
+
+# -- replica acknowledgement (REDIS_MIN_REPLICAS_ACK) ------------------------------------------
+def test_a_signature_no_replica_confirms_is_refused_as_not_recorded_yet_kept(redis_client):
+    """This Redis has no replica, so a store asking for one hears 0 confirmations within its
+    timeout: the answer is "not recorded, safe to try again", and the try again finds it signed."""
+    waiting = OpenPetitionStore(redis_client, min_replica_acks=1, replica_ack_timeout=0.05)
+    put(waiting, 1)
+    limits = SignLimits("100 per minute", "100 per minute").counters(501, "10.0.0.1")
+    with pytest.raises(StoreUnavailable, match="not recorded, it is safe to try again"):
+        waiting.sign(1, 501, now_ts(), limits)
+    assert redis_client.sismember(keys.signers(1), 501)
+    # A repeat is confirmed too (its rate-limit counts are writes the WAIT covers): still refused.
+    with pytest.raises(StoreUnavailable):
+        waiting.sign(1, 501, now_ts(), limits)
+    assert OpenPetitionStore(redis_client).sign(1, 501, now_ts()) == (SIGN_ALREADY, 1)
+
+
+def test_refusals_need_no_replica(redis_client):
+    waiting = OpenPetitionStore(redis_client, min_replica_acks=1, replica_ack_timeout=0.05)
+    assert waiting.sign(404, 501, now_ts()) == (SIGN_INDEX_LOST, 0)
+
+
+def test_replica_acknowledged_signing_reloads_a_flushed_script_cache(redis_client):
+    """A primary promoted by a failover starts with no scripts loaded."""
+    put(OpenPetitionStore(redis_client), 1)
+    redis_client.script_flush()
+    waiting = OpenPetitionStore(redis_client, min_replica_acks=1, replica_ack_timeout=0.05)
+    with pytest.raises(StoreUnavailable):
+        waiting.sign(1, 501, now_ts())
+    assert redis_client.sismember(keys.signers(1), 501)
