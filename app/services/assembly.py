@@ -61,6 +61,7 @@ class Services:
             block_ms=max(1, int(self.settings["REDIS_SOCKET_TIMEOUT"] * 1000 / 2)),
             retention_ms=self.settings["OUTBOX_RETENTION_SECONDS"] * 1000,
             consumer=consumer,
+            claim_idle_ms=self.settings["PERSISTER_CLAIM_IDLE_SECONDS"] * 1000,
         )
 
     def closing(self):

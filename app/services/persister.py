@@ -15,7 +15,8 @@ def consumer_name():
 
 class SignaturePersister:
     def __init__(
-        self, outbox, signatures, session, batch_size=1000, retention_ms=0, consumer=None, linger_ms=0, block_ms=250
+        self, outbox, signatures, session, batch_size=1000, retention_ms=0, consumer=None, linger_ms=0, block_ms=250,
+        claim_idle_ms=30_000,
     ):
         self.outbox = outbox
         self.signatures = signatures
@@ -29,11 +30,13 @@ class SignaturePersister:
         self.block_ms = block_ms
         self.retention_ms = retention_ms
         self.consumer = consumer or consumer_name()
+        self.claim_idle_ms = claim_idle_ms  # entries a crashed consumer left this long are taken over
         outbox.ensure_group()
 
-    def run_batch(self, block_ms=None, claim_idle_ms=30_000):
-        """Persists one batch; returns how many outbox entries it handled (0: nothing to do)."""
-        entries = self._read(block_ms, claim_idle_ms)
+    def run_batch(self, block_ms=None, claim_idle_ms=None):
+        """Persists one batch; returns how many outbox entries it handled (0: nothing to do).
+        `claim_idle_ms`: the claim threshold for this batch instead of the persister's own."""
+        entries = self._read(block_ms, self.claim_idle_ms if claim_idle_ms is None else claim_idle_ms)
         if entries:
             self._persist(entries)
         return len(entries)
@@ -60,7 +63,7 @@ class SignaturePersister:
         with self._read_ahead() as ahead:
             while not stop.is_set():
                 try:
-                    entries = ahead.take() or self._read(block_ms)
+                    entries = ahead.take() or self._read(block_ms, self.claim_idle_ms)
                     ahead.start_after(entries)
                     if entries:
                         self._persist(entries)
@@ -76,11 +79,12 @@ class SignaturePersister:
             except Exception:
                 log.exception("persister could not write its last batch; another consumer will claim it")
 
-    def _read(self, block_ms=None, claim_idle_ms=30_000):
+    def _read(self, block_ms=None, claim_idle_ms=None):
+        """`claim_idle_ms=None` reads new entries only (Outbox.read)."""
         return self.outbox.read(self.consumer, self.batch_size, block_ms, claim_idle_ms)
 
     def _read_ahead(self):
-        return ReadAhead(lambda: self._read(claim_idle_ms=None), self.batch_size)
+        return ReadAhead(self._read, self.batch_size)
 
     def _persist(self, entries):
         rows = [
