@@ -4,7 +4,7 @@ import pytest
 from app.web.extensions import db
 from app.web.factory import create_app
 from config import TestConfig
-from tests.reliability.procs import SECRET_KEY, Command, Gunicorn, RedisServer, app_env
+from tests.reliability.procs import SECRET_KEY, Command, Gunicorn, RedisServer, ReplicatedRedis, app_env
 
 
 @pytest.fixture
@@ -22,6 +22,17 @@ def start_redis(processes, tmp_path):
         server = RedisServer(tmp_path / name, appendonly=appendonly, appendfsync=appendfsync)
         processes.append(server)
         return server.start()
+
+    return start
+
+
+@pytest.fixture
+def start_replicated_redis(processes, tmp_path):
+    """A primary, a replica and three sentinels (ReplicatedRedis)."""
+    def start(name="replicated"):
+        group = ReplicatedRedis(tmp_path / name)
+        processes.append(group)
+        return group.start()
 
     return start
 

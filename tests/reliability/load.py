@@ -132,6 +132,7 @@ def signed_outcome(answer):
 @dataclass
 class Outcome:
     acknowledged: set = field(default_factory=set)  # (petition, user) answered 303
+    acknowledged_spans: list = field(default_factory=list)  # (sent, answered) monotonic times of each 303
     statuses: dict = field(default_factory=dict)  # status -> how many answers
     unavailable_seconds: list = field(default_factory=list)  # time to each 503 answer
     connection_errors: int = 0
@@ -183,11 +184,12 @@ class SignDriver:
                 pair, tries = work.get_nowait()
             except queue.Empty:
                 break
+            sent = time.monotonic()
             try:
                 status, elapsed = self.sign(*pair)
             except OSError:
                 status, elapsed = None, None
-            if self._record(pair, tries, status, elapsed, work):
+            if self._record(pair, tries, status, elapsed, work, sent):
                 time.sleep(self.retry_pause)
 
     def sign(self, petition_id, user_id):
@@ -196,7 +198,7 @@ class SignDriver:
             assert b"not recorded, it is safe to try again" in answer, answer[:500]
         return status, elapsed
 
-    def _record(self, pair, tries, status, elapsed, work):
+    def _record(self, pair, tries, status, elapsed, work, sent):
         with self._lock:
             self.answered += 1
             if status is None:
@@ -205,6 +207,7 @@ class SignDriver:
                 self.outcome.statuses[status] = self.outcome.statuses.get(status, 0) + 1
             if status == 303:
                 self.outcome.acknowledged.add(pair)
+                self.outcome.acknowledged_spans.append((sent, sent + elapsed))
                 return False
             if status == 503:
                 self.outcome.unavailable_seconds.append(elapsed)
