@@ -670,10 +670,12 @@ class OpenPetitionStore:
         with store_errors():
             self.redis.set(keys.INDEX_READY, stamp)
 
-    def acquire_rebuild_lock(self, token, ttl_ms):
+    def acquire_lock(self, key, token, ttl_ms):
+        """A lock shared by every process (keys.REBUILD_LOCK, keys.close_lock): True if `token`
+        now holds it; it expires after `ttl_ms` should its holder die."""
         with store_errors():
-            return bool(self.redis.set(keys.REBUILD_LOCK, token, nx=True, px=ttl_ms))
+            return bool(self.redis.set(key, token, nx=True, px=ttl_ms))
 
-    def release_rebuild_lock(self, token):
+    def release_lock(self, key, token):
         with store_errors():
-            self._release_lock(keys=[keys.REBUILD_LOCK], args=[token])
+            self._release_lock(keys=[key], args=[token])

@@ -14,6 +14,7 @@ INDEX_READY = "open:index:ready:v4"
 # place: deleting one would make a process of that release still running rebuild its layout.
 EARLIER_INDEX_READY = ("open:index:ready", "open:index:ready:v2")
 REBUILD_LOCK = "open:index:rebuild_lock"
+
 OUTBOX = "signatures:outbox"  # stream of new signatures waiting for SQL
 OUTBOX_GROUP = "persister"
 
@@ -35,6 +36,11 @@ def legacy_petition_doc(petition_id):
 
 def signers(petition_id):
     return f"petition:{petition_id}:signers"
+
+
+def close_lock(petition_id):
+    """Held by the close sweep that is closing this petition (CloseCoordinator.close_due)."""
+    return f"petition:{petition_id}:closing"
 
 
 def user_card(user_id):

@@ -5,13 +5,18 @@ ignoring duplicates, the state change is a conditional UPDATE, and a petition al
 only has its Redis leftovers removed again.
 """
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 from app.domain.errors import InvalidTransition, NotFound
 from app.domain.petitions import Action, PetitionState, as_utc, transition, utcnow
+from app.repositories import redis_keys as keys
 
 log = logging.getLogger(__name__)
+# Longer than one petition's close, report and notification take; a sweep that died holding it
+# lets the next sweep after this take over.
+CLOSE_LOCK_TTL_MS = 10 * 60 * 1000
 
 
 @dataclass(frozen=True)
@@ -156,11 +161,19 @@ class CloseCoordinator:
     def close_due(self, now=None):
         """Closes every open petition past its deadline, and finishes closes that stopped before
         the report or notification. One failure does not stop the others; the next sweep retries
-        it. Returns (results, failed ids)."""
+        it. Sweeps in several processes at once share the work: each petition is closed by the
+        one that takes its lock, and the others pass over it. Returns (results, failed ids)."""
         results, failed = [], []
+        store, token = self.closing.store, uuid.uuid4().hex
         for petition_id in self.closing.ids_needing_close(now):
+            lock = keys.close_lock(petition_id)
             try:
-                results.append(self.finish(petition_id))
+                if not store.acquire_lock(lock, token, CLOSE_LOCK_TTL_MS):
+                    continue
+                try:
+                    results.append(self.finish(petition_id))
+                finally:
+                    store.release_lock(lock, token)
             except Exception:
                 self.closing.session.rollback()
                 log.exception("closing petition %s failed; the next sweep retries", petition_id)

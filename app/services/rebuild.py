@@ -3,6 +3,7 @@ import logging
 import time
 import uuid
 
+from app.repositories import redis_keys as keys
 from app.services.documents import open_document
 
 log = logging.getLogger(__name__)
@@ -21,14 +22,14 @@ def ensure_open_index(store, petitions, signatures, clock, lock_ttl_ms=120_000, 
     deadline = time.monotonic() + wait_s
     token = uuid.uuid4().hex
     while not store.index_ready():
-        if store.acquire_rebuild_lock(token, lock_ttl_ms):
+        if store.acquire_lock(keys.REBUILD_LOCK, token, lock_ttl_ms):
             try:
                 if store.index_ready():
                     return False
                 rebuild_open_index(store, petitions, signatures, clock)
                 return True
             finally:
-                store.release_rebuild_lock(token)
+                store.release_lock(keys.REBUILD_LOCK, token)
         if time.monotonic() > deadline:
             raise RebuildTimeout("waited too long for another process to rebuild Redis")
         time.sleep(0.1)

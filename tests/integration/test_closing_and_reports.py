@@ -1,5 +1,6 @@
 """The close path (service, sweep, CLI) and the closing report's pages, JSON and CSV."""
 import csv
+import threading
 import io
 from datetime import timedelta
 
@@ -237,3 +238,36 @@ def test_a_bounded_drain_stops_after_max_batches(ctx, clock, redis_client):
     assert persister.drain(max_batches=2) == 2
     assert SignatureRepository(db.session).count_for(petition_id) == 2
     assert persister.drain() == 1
+
+
+def test_two_sweeps_at_once_close_each_petition_once(app, clock):
+    """Every instance (or the Functions timer) may run the sweep: two at the same moment split
+    the due petitions between them, with no failure and nothing done twice."""
+    with app.app_context():
+        due = [launch(clock, days=1, owner_email=f"owner{n}@example.com") for n in range(6)]
+        for n, petition_id in enumerate(due):
+            sign(petition_id, range(1, 11 + n), clock.now + timedelta(minutes=5))
+    clock.advance(days=1, seconds=1)
+    start = threading.Barrier(2)
+    outcomes = []
+
+    def sweep():
+        with app.app_context():
+            start.wait()
+            outcomes.append(services(clock).close_coordinator().close_due())
+            db.session.remove()
+
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [failed for _, failed in outcomes] == [[], []]
+    assert sorted(r.petition_id for results, _ in outcomes for r in results if not r.already_closed) == due
+    with app.app_context():
+        for n, petition_id in enumerate(due):
+            petition = db.session.get(Petition, petition_id)
+            assert (petition.state, petition.signature_count) == ("closed", 10 + n)
+            assert db.session.get(Report, petition_id).final_count == 10 + n
+        assert len(db.session.scalars(select(Notification)).all()) == len(due)

@@ -297,12 +297,12 @@ def test_signer_ids_streams_the_whole_set_in_chunks(store):
 
 
 def test_rebuild_lock_is_exclusive_and_released_only_by_its_holder(store, redis_client):
-    assert store.acquire_rebuild_lock("a", 60_000)
-    assert not store.acquire_rebuild_lock("b", 60_000)
-    store.release_rebuild_lock("b")  # not the holder: no effect
-    assert not store.acquire_rebuild_lock("b", 60_000)
-    store.release_rebuild_lock("a")
-    assert store.acquire_rebuild_lock("b", 60_000)
+    assert store.acquire_lock(keys.REBUILD_LOCK, "a", 60_000)
+    assert not store.acquire_lock(keys.REBUILD_LOCK, "b", 60_000)
+    store.release_lock(keys.REBUILD_LOCK, "b")  # not the holder: no effect
+    assert not store.acquire_lock(keys.REBUILD_LOCK, "b", 60_000)
+    store.release_lock(keys.REBUILD_LOCK, "a")
+    assert store.acquire_lock(keys.REBUILD_LOCK, "b", 60_000)
 
 
 # -- replica acknowledgement (REDIS_MIN_REPLICAS_ACK) ------------------------------------------
