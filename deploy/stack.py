@@ -1,7 +1,7 @@
 """The production request path on one machine: nginx (deploy/nginx.conf.template) in front of
 gunicorn (gunicorn.conf.py) serving wsgi:app, against real Redis and PostgreSQL.
 
-    python -m deploy.stack [--port 8080] [--instances 1]        (make serve)
+    python -m deploy.stack [--port 8080] [--instances 1] [--persisters 1]        (make serve)
 
 The benchmark and the integration tests start it with `running(env)`. Each process is started
 here, remembered by PID and stopped by PID.
@@ -31,6 +31,7 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 TEMPLATE_NAMES = ("NGINX_USER", "NGINX_LISTEN", "NGINX_UPSTREAM_SERVERS", "NGINX_STATIC_ROOT",
                   "NGINX_STATE_DIR", "NGINX_LOG_DIR", "NGINX_FORWARDED_PROTO", "NGINX_NCHAN_MODULE",
                   "NGINX_PUBLISH_LISTEN")
+SQL_CONNECTION_BUDGET = 80  # of PostgreSQL's default max_connections = 100, for every instance together
 # Debian's libnginx-mod-nchan (scripts/ensure-services.sh installs it).
 NCHAN_MODULE = Path("/usr/lib/nginx/modules/ngx_nchan_module.so")
 
@@ -198,6 +199,9 @@ def running(env, ports=(5450, 5500), instances=1, target="wsgi:app", gunicorn_ar
         publish_url = f"http://127.0.0.1:{publish_port}"
         # Links the site mails (email confirmation) name the site as this stack serves it.
         env = {"SITE_ORIGIN": f"http://127.0.0.1:{listen}", **env}
+        if instances > 1 and "SQL_MAX_CONNECTIONS" not in env:
+            # The instances share the database servers' connection limit (config.sql_pool_options).
+            env["SQL_MAX_CONNECTIONS"] = str(SQL_CONNECTION_BUDGET // instances)
         if publish_counts:
             env["COUNT_PUBLISH_URL"] = publish_url
         for n in range(instances):
@@ -218,11 +222,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m deploy.stack", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8080, help="nginx's port (default 8080)")
     parser.add_argument("--instances", type=int, default=1, help="gunicorn instances behind nginx")
+    parser.add_argument("--persisters", type=int, default=1, help="persisters on the outbox's one consumer group")
     args = parser.parse_args(argv)
     env = local_env({
         "MAIL_DIR": os.environ.get("MAIL_DIR") or str(ROOT / "instance" / "mail"),
         "SECRET_KEY": os.environ.get("SECRET_KEY") or "local-stack-secret-key-not-for-production-0123",
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        # REDIS_SENTINELS and REDIS_SENTINEL_SERVICE, when set, are read from the environment instead.
+        "REDIS_URL": os.environ.get("REDIS_URL", "" if os.environ.get("REDIS_SENTINELS") else "redis://127.0.0.1:6379/0"),
         "DATABASE_URL": os.environ.get("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/petitions"),
         "USERS_DATABASE_URL": os.environ.get(
             "USERS_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/petitions_users"),
@@ -232,8 +238,12 @@ def main(argv=None):
     subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env={**os.environ, **env}, check=True)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as Ctrl+C does
     try:
-        with persister(env), running(env, ports=(args.port + 1, args.port + 100), instances=args.instances,
-                                     listen_port=args.port, publish_counts=True) as stack:
+        with ExitStack() as processes:
+            for _ in range(args.persisters):
+                processes.enter_context(persister(env))
+            stack = processes.enter_context(running(
+                env, ports=(args.port + 1, args.port + 100), instances=args.instances, listen_port=args.port,
+                publish_counts=True))
             print(f"app instances: {', '.join(stack.app_urls)}; logs in {stack.state_dir / 'logs'}")
             print(f"serving on {stack.url} (Ctrl+C to stop)", flush=True)
             while True:

@@ -96,8 +96,9 @@ def start_stack():
     from tests.reliability.procs import reliability_ports
 
     with ExitStack() as stacks:
-        def start(redis_server, publish_counts=False, **env):
+        def start(redis_server, publish_counts=False, instances=1, **env):
             settings = local_env(app_env(redis_server.url, **env))
-            return stacks.enter_context(running(settings, ports=reliability_ports(), publish_counts=publish_counts))
+            return stacks.enter_context(running(settings, ports=reliability_ports(), instances=instances,
+                                                publish_counts=publish_counts))
 
         yield start

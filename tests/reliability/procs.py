@@ -368,5 +368,17 @@ class Command:
             self._log.close()
 
 
+def kill9_with_children(process):
+    """kill -9 of a process and its children (a gunicorn master and its workers) at once, as a
+    machine's crash would; by PID, from /proc."""
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    for pid in [process.pid, *map(int, children)]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait()
+
+
 def flask_command(*args):
     return [str(BIN / "flask"), "--app", "wsgi", *args]
