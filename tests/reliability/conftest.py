@@ -4,7 +4,8 @@ import pytest
 from app.web.extensions import db
 from app.web.factory import create_app
 from config import TestConfig
-from tests.reliability.procs import SECRET_KEY, Command, Gunicorn, RedisServer, ReplicatedRedis, app_env
+from deploy.redis_ha import RedisServer, ReplicatedRedis
+from tests.reliability.procs import SECRET_KEY, Command, Gunicorn, app_env, free_port
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def processes():
 @pytest.fixture
 def start_redis(processes, tmp_path):
     def start(appendonly=True, appendfsync="always", name="redis"):
-        server = RedisServer(tmp_path / name, appendonly=appendonly, appendfsync=appendfsync)
+        server = RedisServer(tmp_path / name, free_port, appendonly=appendonly, appendfsync=appendfsync)
         processes.append(server)
         return server.start()
 
@@ -30,7 +31,7 @@ def start_redis(processes, tmp_path):
 def start_replicated_redis(processes, tmp_path):
     """A primary, a replica and three sentinels (ReplicatedRedis)."""
     def start(name="replicated"):
-        group = ReplicatedRedis(tmp_path / name)
+        group = ReplicatedRedis(tmp_path / name, free_port)
         processes.append(group)
         return group.start()
 

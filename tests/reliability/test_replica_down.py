@@ -7,7 +7,8 @@ carries on throughout.
 """
 from app.repositories import redis_keys as keys
 from tests.reliability.load import mint_sessions, seed, sign_request, signed_outcome
-from tests.reliability.procs import ReplicatedRedis, wait_until
+from deploy.redis_ha import ReplicatedRedis
+from tests.reliability.procs import wait_until
 
 LIMIT = 1.0  # REDIS_REPLICA_ACK_TIMEOUT (0.3 s) and the request around it
 
