@@ -8,7 +8,9 @@ deploy.stack.free_port counts up in its own).
 """
 import signal
 import subprocess
+import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import redis
@@ -172,9 +174,15 @@ class ReplicatedRedis:
         info = server.client().info("replication")
         return sum(1 for key, value in info.items() if key.startswith("slave") and value.get("state") == "online")
 
+    def settings(self):
+        """REDIS_SENTINELS and REDIS_SENTINEL_SERVICE, as an operator sets them."""
+        return {"REDIS_SENTINELS": ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels),
+                "REDIS_SENTINEL_SERVICE": SENTINEL_SERVICE}
+
     @property
     def url(self):
-        return sentinel_url(",".join(f"127.0.0.1:{s.port}" for s in self.sentinels), SENTINEL_SERVICE)
+        settings = self.settings()
+        return sentinel_url(settings["REDIS_SENTINELS"], settings["REDIS_SENTINEL_SERVICE"])
 
     def current_primary(self):
         """The data node the sentinels name as the primary now."""
@@ -202,3 +210,14 @@ class ReplicatedRedis:
         for process in (*self.sentinels, self.replica, self.primary):
             if process:
                 process.stop()
+
+
+@contextmanager
+def replicated_redis(pick_port):
+    """A ReplicatedRedis in a temporary directory, stopped and removed at the end."""
+    with tempfile.TemporaryDirectory(prefix="petitions-redis-ha-") as directory:
+        group = ReplicatedRedis(directory, pick_port)
+        try:
+            yield group.start()
+        finally:
+            group.stop()

@@ -1,7 +1,10 @@
 """The production request path on one machine: nginx (deploy/nginx.conf.template) in front of
 gunicorn (gunicorn.conf.py) serving wsgi:app, against real Redis and PostgreSQL.
 
-    python -m deploy.stack [--port 8080] [--instances 1] [--persisters 1]        (make serve)
+    python -m deploy.stack [--port 8080] [--instances 1] [--persisters 1] [--replicated]        (make serve)
+
+--replicated runs the site on a Redis primary, a replica and three sentinels of its own
+(deploy/redis_ha.py), through Sentinel, with REDIS_MIN_REPLICAS_ACK=1.
 
 The benchmark and the integration tests start it with `running(env)`. Each process is started
 here, remembered by PID and stopped by PID.
@@ -23,6 +26,8 @@ from pathlib import Path
 
 import psycopg
 from sqlalchemy.engine import make_url
+
+from deploy.redis_ha import replicated_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -223,22 +228,31 @@ def main(argv=None):
     parser.add_argument("--port", type=int, default=8080, help="nginx's port (default 8080)")
     parser.add_argument("--instances", type=int, default=1, help="gunicorn instances behind nginx")
     parser.add_argument("--persisters", type=int, default=1, help="persisters on the outbox's one consumer group")
+    parser.add_argument("--replicated", action="store_true",
+                        help="a Redis primary, replica and three sentinels of its own; signatures wait for the replica")
     args = parser.parse_args(argv)
     env = local_env({
         "MAIL_DIR": os.environ.get("MAIL_DIR") or str(ROOT / "instance" / "mail"),
+        "SITE_ORIGIN": os.environ.get("SITE_ORIGIN") or f"http://127.0.0.1:{args.port}",
         "SECRET_KEY": os.environ.get("SECRET_KEY") or "local-stack-secret-key-not-for-production-0123",
         # REDIS_SENTINELS and REDIS_SENTINEL_SERVICE, when set, are read from the environment instead.
-        "REDIS_URL": os.environ.get("REDIS_URL", "" if os.environ.get("REDIS_SENTINELS") else "redis://127.0.0.1:6379/0"),
+        "REDIS_URL": os.environ.get("REDIS_URL") or ("" if os.environ.get("REDIS_SENTINELS") else "redis://127.0.0.1:6379/0"),
         "DATABASE_URL": os.environ.get("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/petitions"),
         "USERS_DATABASE_URL": os.environ.get(
             "USERS_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/petitions_users"),
     })
     for url in (env["DATABASE_URL"], env["USERS_DATABASE_URL"]):
         ensure_database(url)
-    subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env={**os.environ, **env}, check=True)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as Ctrl+C does
     try:
         with ExitStack() as processes:
+            if args.replicated:
+                group = processes.enter_context(replicated_redis(lambda: free_port(args.port + 100, args.port + 200)))
+                env.update(REDIS_URL="", REDIS_MIN_REPLICAS_ACK="1", **group.settings())
+                print(f"Redis primary on {group.primary.port}, replica on {group.replica.port}, sentinels on "
+                      f"{', '.join(str(s.port) for s in group.sentinels)}", flush=True)
+            subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT,
+                           env={**os.environ, **env}, check=True)
             for _ in range(args.persisters):
                 processes.enter_context(persister(env))
             stack = processes.enter_context(running(
