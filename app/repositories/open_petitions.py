@@ -332,6 +332,9 @@ class OpenPetitionStore:
         timeout = max(BULK_SOCKET_TIMEOUT, pool.connection_kwargs.get("socket_timeout") or 0)
         connection = pool.connection_class(**{**pool.connection_kwargs, "socket_timeout": timeout})
         try:
+            # Connected here, not by the first send: a Sentinel-managed connection learns the
+            # primary's address only in its own connect(), which a send's reconnect skips.
+            connection.connect()
             unread = collections.deque()  # (replies, bytes) of each batch sent and not yet read
             in_flight = 0
             for commands in batches:

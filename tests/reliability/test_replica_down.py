@@ -6,6 +6,7 @@ and signing recovers once the replica is back, without a restart. With the setti
 carries on throughout.
 """
 from app.repositories import redis_keys as keys
+from app.web import wiring
 from tests.reliability.load import mint_sessions, seed, sign_request, signed_outcome
 from deploy.redis_ha import ReplicatedRedis
 from tests.reliability.procs import wait_until
@@ -47,3 +48,16 @@ def test_replica_down_refuses_fast_then_recovers(start_replicated_redis, start_g
     status, answer, _ = sign(waiting, next(users))
     assert (status, signed_outcome(answer)) == (303, "new")
     print(f"replica down: 503 in {max(e for _, _, e in refused):.3f} s at most")
+
+
+def test_the_rebuild_through_sentinel_writes_to_the_primary(start_replicated_redis, local_app):
+    """The bulk load streams on a connection of its own: it must find the primary through the
+    sentinels like every other connection, not fall back to a default address."""
+    group = start_replicated_redis()
+    local = local_app(group)
+    _, petition_ids = seed(local, users=3, petitions=5, open_in_redis=False)
+    with local.app_context():
+        assert wiring.services().restore_index()
+    primary = group.primary.client()
+    assert {int(pid) for pid in primary.zrange(keys.OPEN_BY_CLOSING, 0, -1)} == set(petition_ids)
+    wait_until(lambda: group.replica.client().zcard(keys.OPEN_BY_CLOSING) == 5, what="the replica to have them")
