@@ -28,10 +28,11 @@ FULL = {
     "concurrency": (50, 350),
     "sign_concurrency": 350,
     "http_seconds": 5,
-    "sign_timeout": 60,
-    "watchers": 10_000,  # stream subscribers to the petition endpoint_new_watched signs  # a signing run ends when every signer has an answer, or after this
+    "sign_timeout": 60,  # a signing run ends when every signer has an answer, or after this
+    "watchers": 10_000,  # stream subscribers to the petition endpoint_new_watched signs
     "reads": 1,  # 0 skips the read runs (e.g. when comparing workers on signing alone)
     "signing": 1,  # 0 skips the signing runs (e.g. when comparing gunicorn settings)
+    "replicated": 1,  # 0 skips the runs on the replicated Redis (two instances, with and without replica acknowledgement)
     "repeats": 3,
     "persister_petitions": 100,
     "persister_signatures": 200_000,

@@ -9,7 +9,11 @@ nginx and gunicorn settings in the same run:
 - new signers again while `watchers` open pages (bench/watchers.py) hold that petition's pushed-count
   stream, each repeat beside the run without them: every watcher must see the final count within
   2 s of the last answer, and signing stay within 10 % of the unwatched run. The count publisher
-  runs in every run, watched or not.
+  runs in every run, watched or not;
+- new signers through nginx to two gunicorn instances on a Redis primary with a replica, found
+  through three sentinels (deploy/redis_ha.py), with two persisters: once answering only what the
+  replica confirmed (REDIS_MIN_REPLICAS_ACK=1) and once without, each against the other and the
+  constant app.
 
 A scenario fails on any 5xx, any answer but the expected ones, or any acknowledged signature not in
 Redis and SQL once the persister has caught up; a watched one also on any watcher that failed to
@@ -33,7 +37,10 @@ from tqdm import tqdm
 from app.domain.petitions import utcnow
 from app.repositories import redis_keys
 from app.repositories.outbox import Outbox
+from app.repositories.open_petitions import OpenPetitionStore
 from app.repositories.petitions_sql import PetitionRepository, SignatureRepository
+from app.repositories.redis_client import make_redis
+from app.services.persister import SignaturePersister
 from app.services.rebuild import rebuild_open_index
 from app.web import wiring
 from app.web.extensions import db
@@ -44,7 +51,8 @@ from bench.pg_connections import ConnectionSampler
 from bench.profile import Profile
 from bench.report import stamp
 from bench.watchers import Crowd, tree_rss_bytes
-from deploy.stack import local_env, persister, running
+from deploy.redis_ha import replicated_redis
+from deploy.stack import free_port, local_env, persister, running
 
 WRK = Path(__file__).resolve().parent / "wrk"
 WRK_THREADS = 2
@@ -63,8 +71,12 @@ SIGNING = {
     "endpoint_dup20": ("endpoint", 0.2, "site"),
     "endpoint_reference": ("endpoint", 0.0, "baseline"),
     "form_cold": ("form", 0.0, "site"),
+    "endpoint_new_2x": ("endpoint", 0.0, "two"),  # two instances, replicated Redis, no replica acknowledgement
+    "endpoint_new_2x_ack": ("endpoint", 0.0, "two_ack"),  # the same, answering only what the replica has
 }
 WATCHED = {"endpoint_new_watched": "endpoint_new"}  # scenario -> the same run without watchers
+REPLICA_ACKED = {"endpoint_new_2x_ack": "endpoint_new_2x"}  # scenario -> the same run without acknowledgement
+REPLICATED_TARGETS = ("two", "two_ack")  # stacks on the replicated Redis
 FINAL_WITHIN_S = 2.0  # every watcher has the final count this long after the last answer
 TARGETS = {  # issue figures (BENCHMARKS.md); read off the 350-connection rows of a full run
     "read": {"ratio": 0.8, "p99_ms": 150},
@@ -189,6 +201,18 @@ def run(app, env, sizes, results, ports):
             "site": stack.enter_context(running(site_env, ports, publish_counts=True)),
             "baseline": stack.enter_context(running(site_env, ports, target="bench.baseline:app")),
         }
+        replicated_store = None
+        if sizes["replicated"]:
+            group = stack.enter_context(replicated_redis(lambda: free_port(*ports)))
+            replicated_env = {**site_env, "REDIS_URL": "", **group.settings()}
+            for _ in range(2):
+                stack.enter_context(persister(replicated_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            for name, acks in (("two", 0), ("two_ack", 1)):
+                # Each boots on the petitions in SQL: the first request rebuilds the replicated Redis.
+                stacks[name] = stack.enter_context(
+                    running({**replicated_env, "REDIS_MIN_REPLICAS_ACK": str(acks)}, ports, instances=2))
+            warm_up([f"{stacks[name].url}/api/petitions" for name in REPLICATED_TARGETS])
+            replicated_store = OpenPetitionStore(make_redis(group.url, socket_timeout=30))
         read_urls = {name: stacks["baseline" if name == "baseline" else "site"].url + path.format(id=petition_ids[0])
                      for name, path in READS.items()}
         warm_up(read_urls.values())
@@ -203,7 +227,7 @@ def run(app, env, sizes, results, ports):
                 for mode, scenario, pid in (("endpoint", "endpoint_new", petition_ids[-2]),
                                             ("form", "form_cold", petition_ids[-1])):
                     results.extra[f"{scenario}_profile"] = _profile(stacks["site"], people, sizes, pid, workdir, mode)
-            _check_signatures(raw, lag)
+            _check_signatures(raw, lag, replicated_store)
     _summarise(raw, results)
 
 
@@ -249,11 +273,12 @@ def _sign(url, mode, petition_id, tokens, dup, sizes, workdir):
 
 def _signing_runs(stacks, people, sizes, petition_ids, workdir, env):
     raw, tokens, signers = [], None, 0
-    runs = [(r, s) for r in range(sizes["repeats"]) for s in SIGNING if sizes["watchers"] or s not in WATCHED]
+    runs = [(r, s) for r in range(sizes["repeats"]) for s, (_, _, target) in SIGNING.items()
+            if (sizes["watchers"] or s not in WATCHED) and (sizes["replicated"] or target not in REPLICATED_TARGETS)]
     for repeat, scenario in tqdm(runs, desc="http: signing", leave=False):
         mode, dup, target = SIGNING[scenario]
         pid = next(petition_ids)
-        if target == "site" or tokens is None:  # the constant app reads no token
+        if target != "baseline" or tokens is None:  # the constant app reads no token
             signers = sizes["form_signers"] if mode == "form" else sizes["signers"]
             tokens = _tokens_file(people[:signers], stacks["site"], pid, workdir)
         with ExitStack() as watching:
@@ -268,6 +293,7 @@ def _signing_runs(stacks, people, sizes, petition_ids, workdir, env):
         raw.append({"kind": "form" if mode == "form" else "endpoint", "scenario": scenario,
                     "concurrency": sizes["sign_concurrency"], "repeat": repeat,
                     "petition_id": None if target == "baseline" else pid, "people": signers,
+                    "replicated": target in REPLICATED_TARGETS,
                     "errors": errors, "max_pg_connections": connections.most, "cpu": cpu.shares, **figures})
     return raw
 
@@ -311,16 +337,21 @@ def _profile(site, people, sizes, petition_id, workdir, mode):
     return profile.top()
 
 
-def _check_signatures(raw, lag):
-    """After the persister drains: every acknowledged new signature is in Redis and in SQL, once."""
+def _check_signatures(raw, lag, replicated_store=None):
+    """After the persisters drain: every acknowledged new signature is in its Redis (the bench's,
+    or the replicated one) and in SQL, once."""
+    signatures = SignatureRepository(db.session)
     wiring.persister().drain()
-    store, signatures = wiring.open_store(), SignatureRepository(db.session)
+    if replicated_store is not None:
+        SignaturePersister(Outbox(replicated_store.redis), signatures, db.session, consumer="bench-check").drain()
     for row in raw:
         if row["kind"] == "read" or row["petition_id"] is None:
             continue
+        store = replicated_store if row["replicated"] else wiring.open_store()
         in_redis, in_sql = store.count(row["petition_id"]), signatures.count_for(row["petition_id"])
-        row.update(in_redis=in_redis, in_sql=in_sql, max_outbox_lag=lag.max_lag, max_outbox_lag_s=lag.max_lag_s,
-                   lost=max(0, row["new"] - in_redis) + abs(in_redis - in_sql))
+        row.update(in_redis=in_redis, in_sql=in_sql, lost=max(0, row["new"] - in_redis) + abs(in_redis - in_sql))
+        if not row["replicated"]:  # the lag sampler watches the bench's own Redis
+            row.update(max_outbox_lag=lag.max_lag, max_outbox_lag_s=lag.max_lag_s)
 
 
 def _summarise(raw, results):
@@ -355,6 +386,10 @@ def _summarise(raw, results):
                 figures["max_outbox_lag"], figures["max_outbox_lag_s"] = rows[0]["max_outbox_lag"], rows[0]["max_outbox_lag_s"]
         if scenario in WATCHED:
             figures.update(_watched(rows, groups.get((WATCHED[scenario], concurrency), []), figures["new_per_s"]))
+        if scenario in REPLICA_ACKED:
+            unacked = groups.get((REPLICA_ACKED[scenario], concurrency), [])
+            unacked_rate = statistics.median(r["new"] / r["seconds"] for r in unacked) if unacked else None
+            figures["ratio_to_unacknowledged"] = figures["new_per_s"] / unacked_rate if unacked_rate else None
         figures["failed"] = bool(figures["s5xx"] or figures["errors"] or figures.get("lost")
                                  or figures.get("watcher_failures") or figures.get("final_within_2s") is False)
         target = TARGETS["endpoint"] if scenario in ("endpoint_new", "endpoint_dup20") else \

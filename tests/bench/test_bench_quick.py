@@ -23,7 +23,8 @@ EXPECTED = {
     *(f"http/{scenario}_c{c}" for scenario in ("baseline", "front_page", "petition_page", "api_list", "api_count")
       for c in (50, 350)),
     *(f"http/{scenario}_c350" for scenario in ("endpoint_new", "endpoint_new_watched", "endpoint_dup20",
-                                                "endpoint_reference", "form_cold")),
+                                                "endpoint_reference", "form_cold", "endpoint_new_2x",
+                                                "endpoint_new_2x_ack")),
     "durable/persister_batch1000", "durable/persister_batch5000", "durable/rebuild",
     "durable/redis_memory_one_petition", "durable/redis_memory_spread",
 }
@@ -59,6 +60,8 @@ def test_quick_suite_produces_every_scenario():
         assert row.get("failed") is not True, (name, row)  # no 5xx, no unexpected answer, nothing lost
         if name.startswith(("http/endpoint_", "http/form_cold")):
             assert row["new_per_s"] > 0 and row["errors"] == 0, (name, row)
+    acked = rows["http/endpoint_new_2x_ack_c350"]  # two instances, the replica confirming each signature
+    assert acked["ratio_to_unacknowledged"] > 0 and acked["lost"] == 0, acked
     watched = rows["http/endpoint_new_watched_c350"]  # every stream subscriber had the final count in time
     assert watched["saw_final"] == watched["watchers"] > 0 and watched["final_within_2s"], watched
     assert watched["watcher_failures"] == 0 and watched["ratio_to_unwatched"] > 0, watched
