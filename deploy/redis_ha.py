@@ -29,6 +29,20 @@ def wait_until(predicate, timeout=15.0, interval=0.02, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _launch(args, port, what):
+    """Starts `args` and waits until the server answers a PING on `port`."""
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def answers():
+        try:
+            return redis.Redis(port=port, socket_timeout=0.2).ping()
+        except redis.exceptions.RedisError:
+            return False
+
+    wait_until(answers, what=f"{what} on {port}")
+    return process
+
+
 class RedisServer:
     """A redis-server of our own on a free port, its data in `directory`; with `replica_of` (a
     port), a replica of that server."""
@@ -58,15 +72,8 @@ class RedisServer:
         if self.replica_of:
             args += ["--replicaof", "127.0.0.1", str(self.replica_of)]
         args += self.extra_args
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(self._answers, what=f"redis on {self.port}")
+        self.process = _launch(args, self.port, "redis")
         return self
-
-    def _answers(self):
-        try:
-            return redis.Redis(port=self.port, socket_timeout=0.2).ping()
-        except redis.exceptions.RedisError:
-            return False
 
     def client(self):
         return redis.Redis(port=self.port, socket_timeout=5)
@@ -112,16 +119,8 @@ class Sentinel:
             f"sentinel down-after-milliseconds {SENTINEL_SERVICE} {self.down_after_ms}\n"
             f"sentinel failover-timeout {SENTINEL_SERVICE} 10000\n"
         )
-        self.process = subprocess.Popen(["redis-server", str(conf), "--sentinel"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(self._answers, what=f"sentinel on {self.port}")
+        self.process = _launch(["redis-server", str(conf), "--sentinel"], self.port, "sentinel")
         return self
-
-    def _answers(self):
-        try:
-            return redis.Redis(port=self.port, socket_timeout=0.2).ping()
-        except redis.exceptions.RedisError:
-            return False
 
     def primary_port_now(self):
         """The port this sentinel names as the primary now."""
