@@ -14,6 +14,7 @@ INDEX_READY = "open:index:ready:v4"
 # place: deleting one would make a process of that release still running rebuild its layout.
 EARLIER_INDEX_READY = ("open:index:ready", "open:index:ready:v2")
 REBUILD_LOCK = "open:index:rebuild_lock"
+COUNT_PUBLISHER_LEASE = "counts:publisher"  # held by the one count publisher that publishes
 OUTBOX = "signatures:outbox"  # stream of new signatures waiting for SQL
 OUTBOX_GROUP = "persister"
 

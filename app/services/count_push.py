@@ -19,7 +19,6 @@ from app.repositories import redis_keys as keys
 
 log = logging.getLogger(__name__)
 
-LEASE_KEY = "counts:publisher"  # held by the one publisher that publishes
 MAX_ENTRIES_PER_RUN = 100_000  # a second of signing at many times the target rate
 REPUBLISH_MS = 5000  # how far back a publisher that has just started looks
 
@@ -123,10 +122,10 @@ class CountPublisher:
 
     def _hold_lease(self):
         """Takes the lease, or renews it if this publisher holds it."""
-        if self.redis.set(LEASE_KEY, self.name, nx=True, px=self.lease_ms):
+        if self.store.acquire_lock(keys.COUNT_PUBLISHER_LEASE, self.name, self.lease_ms):
             return True
-        if self.redis.get(LEASE_KEY) == self.name.encode():
-            self.redis.pexpire(LEASE_KEY, self.lease_ms)
+        if self.redis.get(keys.COUNT_PUBLISHER_LEASE) == self.name.encode():
+            self.redis.pexpire(keys.COUNT_PUBLISHER_LEASE, self.lease_ms)
             return True
         return False
 

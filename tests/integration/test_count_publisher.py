@@ -3,7 +3,8 @@ number of signatures; one publisher at a time by its lease; a new one looks back
 closed petitions are left to the close. nginx's side is in tests/reliability/test_count_stream.py."""
 import pytest
 
-from app.services.count_push import LEASE_KEY, CountPublisher
+from app.repositories import redis_keys as keys
+from app.services.count_push import CountPublisher
 from app.web import wiring
 from tests.integration.support import Moderator, make_open
 
@@ -49,7 +50,7 @@ def test_each_signed_petition_gets_one_message_a_run_and_only_the_lease_holder_p
         assert a.run_once() == 2 and b.run_once() == 0
         assert a_channels.sent[1:] == [(first, {"signature_count": 51}), (second, {"signature_count": 2})]
         assert a.run_once() == 0  # nothing signed since: nothing sent
-        wiring.redis_client().delete(LEASE_KEY)  # as if a's lease ran out (a died)
+        wiring.redis_client().delete(keys.COUNT_PUBLISHER_LEASE)  # as if a's lease ran out (a died)
         assert b.run_once() == 2 and b_channels.sent[-1] == (second, {"signature_count": 2})
         assert a.run_once() == 0 and len(a_channels.sent) == 3  # a lost the lease and stays quiet
 

@@ -9,8 +9,8 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from app.repositories import redis_keys as keys
 from app.services.assembly import Services
-from app.services.count_push import LEASE_KEY
 from app.web import wiring
 from app.web.extensions import db
 from tests.integration.support import make_open, make_user
@@ -31,7 +31,7 @@ def live(start_redis, local_app, start_stack):
     owner = make_user(local, "owner@example.com", "Olive Owner")
     petition_id = make_open(local, owner, "Keep the night buses running")
     stack = start_stack(redis_server, publish_counts=True)
-    wait_until(lambda: redis_server.client().get(LEASE_KEY), timeout=60, what="the count publisher's first run")
+    wait_until(lambda: redis_server.client().get(keys.COUNT_PUBLISHER_LEASE), timeout=60, what="the count publisher's first run")
     return redis_server, local, stack, petition_id
 
 
