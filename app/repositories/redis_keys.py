@@ -38,6 +38,12 @@ def signers(petition_id):
     return f"petition:{petition_id}:signers"
 
 
+def stream_end(petition_id):
+    """The message that ended a closed or taken-down petition's count stream, kept for an hour:
+    a count publisher run that crossed the close sends it again (CountPublisher._publish)."""
+    return f"petition:{petition_id}:stream_end"
+
+
 def close_lock(petition_id):
     """Held by the close sweep that is closing this petition (CloseCoordinator.close_due)."""
     return f"petition:{petition_id}:closing"

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 MAX_ENTRIES_PER_RUN = 100_000  # a second of signing at many times the target rate
 REPUBLISH_MS = 5000  # how far back a publisher that has just started looks
+STREAM_END_KEPT_S = 3600  # far longer than a run that crossed a close can take
 
 
 class NchanChannels:
@@ -108,7 +109,19 @@ class CountPublisher:
         counts = self.store.open_counts(petition_ids)
         for petition_id, count in counts.items():
             self.channels.publish(petition_id, {"signature_count": count})
+        if counts:
+            self._end_again_if_closed_meanwhile(list(counts))
         return len(counts)
+
+    def _end_again_if_closed_meanwhile(self, published):
+        """A petition that closed between reading its count and posting it may have had its
+        stream ended before the post, which then opened the channel anew with a count that is
+        not final. Its close's message, sent again, ends it properly. (The close leaves the
+        open index before it ends the stream, so a post after the end is always seen here.)"""
+        still_open = self.store.open_counts(published)
+        for petition_id in (pid for pid in published if pid not in still_open):
+            if message := self.redis.get(keys.stream_end(petition_id)):
+                self.channels.end(petition_id, orjson.loads(message))
 
     def end(self, petition_id, final_count, taken_down=False):
         """A petition closed or was taken down: its watchers get the final count and their
@@ -116,6 +129,7 @@ class CountPublisher:
         stream stays open gets the final count from its once-a-minute check."""
         message = {"signature_count": final_count, "closed": True, **({"taken_down": True} if taken_down else {})}
         try:
+            self.redis.set(keys.stream_end(petition_id), orjson.dumps(message), ex=STREAM_END_KEPT_S)
             self.channels.end(petition_id, message)
         except Exception:
             log.warning("petition %s: could not end its count stream", petition_id, exc_info=True)

@@ -105,3 +105,32 @@ def test_removed_signatures_are_published_at_once(app, petitions):
         service.count_publisher = publisher(channels, "a")
         service.invalidate(first, Moderator, service.criterion("domain", "spam.example"), "Throwaway sign-ups.")
         assert channels.sent == [(first, {"signature_count": 1})]
+
+
+class ClosingDuringPost(RecordingChannels):
+    """nginx's side of a run that read the count just before the petition closed, and whose post
+    arrives after the close has ended the stream."""
+
+    def __init__(self, close):
+        super().__init__()
+        self.close = close
+
+    def publish(self, petition_id, message):
+        if self.close is not None:
+            close, self.close = self.close, None
+            close(petition_id)
+        super().publish(petition_id, message)
+
+
+def test_a_run_that_crosses_the_close_ends_the_stream_again_with_the_final_count(app, petitions):
+    first, _ = petitions
+    with app.app_context():
+        closing = wiring.services().closing()
+        channels = ClosingDuringPost(closing.close)
+        closing.count_publisher = publisher(channels, "closer")
+        sign(first, [1, 2, 3])
+        publisher(channels, "a").run_once()
+        final = {"signature_count": 3, "closed": True}
+        assert channels.sent == [(first, final, "end"),  # the close
+                                 (first, {"signature_count": 3}),  # the run's late post
+                                 (first, final, "end")]  # the run, seeing the close, ends it again
