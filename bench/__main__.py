@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only storage,http,durable]`: runs the suite, prints a summary
+"""`python -m bench [--quick] [--only storage,http,durable,fanout]`: runs the suite, prints a summary
 table and writes bench/results/<time>-<mode>.json.
 
 Servers: its own redis-server processes (AOF on) on BENCH_REDIS_PORTS, nginx in front of
@@ -8,9 +8,10 @@ BENCH_USERS_DATABASE_URL, which are dropped and re-migrated on every run.
 import argparse
 import os
 import sys
+import tempfile
 import time
 
-from bench import durable, http, storage
+from bench import durable, fanout, http, storage
 from bench.appctx import bench_app
 from bench.report import Results, stamp
 from bench.services import redis_server
@@ -29,7 +30,8 @@ FULL = {
     "sign_concurrency": 350,
     "http_seconds": 5,
     "sign_timeout": 60,  # a signing run ends when every signer has an answer, or after this
-    "watchers": 10_000,  # stream subscribers to the petition endpoint_new_watched signs
+    "watchers": 10_000,  # stream subscribers to the petition endpoint_new_watched signs, and in each fanout run
+    "fanout_seconds": 10,  # a count published once a second this long to each fan-out engine's watchers
     "reads": 1,  # 0 skips the read runs (e.g. when comparing workers on signing alone)
     "signing": 1,  # 0 skips the signing runs (e.g. when comparing gunicorn settings)
     "replicated": 1,  # 0 skips the runs on the replicated Redis (two instances, with and without replica acknowledgement)
@@ -52,6 +54,7 @@ QUICK = {
     "signers": 1500,
     "form_signers": 500,
     "watchers": 200,
+    "fanout_seconds": 2,
     "http_seconds": 1,  # a smoke test: every scenario answers, no figure is read from it
     "repeats": 1,
     "persister_petitions": 10,
@@ -61,7 +64,7 @@ QUICK = {
     "rebuild_petitions": 100,
     "rebuild_signatures": 10_000,
 }
-GROUPS = ("storage", "http", "durable")
+GROUPS = ("storage", "http", "durable", "fanout")
 
 
 def _ports(name, default):
@@ -104,6 +107,10 @@ def main(argv=None):
                 durable.persister(sizes, results)
                 durable.rebuild(sizes, results)
             durable.memory(sizes, redis_ports, results)
+        if "fanout" in groups:
+            print(f"{stamp()} fanout", file=sys.stderr)
+            with tempfile.TemporaryDirectory(prefix="bench-fanout-") as workdir:
+                fanout.run(env, redis_url, sizes, results, http_ports, workdir)
     meta = {"sizes": sizes, "groups": groups, "argv": sys.argv[1:], "seconds": time.monotonic() - started,
             "gunicorn": {k: os.environ.get(k) for k in ("WEB_CONCURRENCY", "GUNICORN_WORKER_CLASS", "GUNICORN_THREADS")}}
     path = results.write(meta)

@@ -27,6 +27,7 @@ EXPECTED = {
                                                 "endpoint_new_2x_ack")),
     "durable/persister_batch1000", "durable/persister_batch5000", "durable/rebuild",
     "durable/redis_memory_one_petition", "durable/redis_memory_spread",
+    "fanout/fanout_nchan", "fanout/fanout_asgi",
 }
 
 
@@ -65,6 +66,9 @@ def test_quick_suite_produces_every_scenario():
     watched = rows["http/endpoint_new_watched_c350"]  # every stream subscriber had the final count in time
     assert watched["saw_final"] == watched["watchers"] > 0 and watched["final_within_2s"], watched
     assert watched["watcher_failures"] == 0 and watched["ratio_to_unwatched"] > 0, watched
+    for engine in ("nchan", "asgi"):  # both fan-out engines delivered the last count to every watcher
+        row = rows[f"fanout/fanout_{engine}"]
+        assert row["saw_last"] == row["connected"] == row["watchers"] > 0 and row["failures"] == 0, row
     assert payload["form_cold_profile"] and payload["endpoint_new_profile"], "both signing paths are profiled"
     rebuild = rows["durable/rebuild"]
     assert rebuild["signatures"] == rebuild["expected_signatures"]
