@@ -8,7 +8,7 @@
 
 Each holds `watchers` streams to one petition while a new count is published once a second for
 `fanout_seconds`. Figures: the engine's CPU over that time (master and workers, percent of one
-core), its memory per watcher, and how long after the last publish every watcher had it. The
+core, and the kernel's part of it), its memory per watcher, and how long after the last publish every watcher had it. The
 watchers' client (bench/watchers.py) is the same for both.
 """
 import os
@@ -31,15 +31,16 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def tree_cpu_seconds(pid):
-    """User and system CPU of `pid` and its children, in seconds."""
-    total = 0
+    """(user, system) CPU of `pid` and its children, in seconds."""
+    user = system = 0
     for p in (pid, *children(pid)):
         try:
             text = Path(f"/proc/{p}/stat").read_text()
         except OSError:
             continue
-        total += sum(map(int, text[text.rindex(")") + 2:].split()[11:13]))
-    return total / TICKS
+        fields = text[text.rindex(")") + 2:].split()
+        user, system = user + int(fields[11]), system + int(fields[12])
+    return user / TICKS, system / TICKS
 
 
 def _raise_nofile():
@@ -72,13 +73,16 @@ def measure(pid, stream_url, publish, sizes, workdir):
             published = time.time()
             publish(n)
             time.sleep(max(0.0, started + n - time.monotonic()))
-        cpu = (tree_cpu_seconds(pid) - cpu_before) / (time.monotonic() - started)
+        (user, system), seconds = tree_cpu_seconds(pid), time.monotonic() - started
+        user, system = (user - cpu_before[0]) / seconds, (system - cpu_before[1]) / seconds
         out = crowd.finish(sizes["fanout_seconds"], timeout=5.0)
     delays = sorted(at - published for count, at in out["streams"] if count == sizes["fanout_seconds"])
     return {
         "watchers": sizes["watchers"], "connected": out["connected"], "saw_last": len(delays),
         "failures": out["failed"] + out["closed_early"],
-        "cpu_percent": round(100 * cpu, 1), "bytes_per_watcher": round((held - before) / sizes["watchers"]),
+        "cpu_percent": round(100 * (user + system), 1),
+        "system_percent": round(100 * system, 1),  # the kernel's share: sockets, and on loopback the receiving side too
+        "bytes_per_watcher": round((held - before) / sizes["watchers"]),
         "last_delay_max_s": delays[-1] if delays else None,
         "connect_s": out["connect_seconds"], "events": out["events"],
     }

@@ -415,7 +415,9 @@ def _watched(rows, unwatched, new_per_s):
         "final_delay_max_s": None if None in delays else max(delays),
         "final_delay_p99_s": max((r["final_delay_p99_s"] for r in rows if r["final_delay_p99_s"] is not None),
                                  default=None),
-        "nginx_bytes_per_watcher": statistics.median(r["nginx_bytes_per_watcher"] for r in rows),
+        # nginx keeps the memory it grew to for one repeat's watchers, so a later repeat's
+        # watchers add almost nothing: the first (largest) is the figure
+        "nginx_bytes_per_watcher": max(r["nginx_bytes_per_watcher"] for r in rows),
         "watcher_rss_mb": statistics.median(r["watcher_rss"] for r in rows) / 2**20,
         "watcher_failures": sum(r["watcher_failures"] for r in rows),
         "ratio_to_unwatched": new_per_s / unwatched_rate if unwatched_rate else None,
