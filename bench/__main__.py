@@ -51,8 +51,8 @@ QUICK = {
     "sql_one_commit": 100,
     "read_repeats": 5,
     "http_petitions": 50,
-    "signers": 1500,
-    "form_signers": 500,
+    "signers": 400,  # registration (argon2id each) is most of a quick run's time
+    "form_signers": 200,
     "watchers": 200,
     "fanout_seconds": 2,
     "http_seconds": 1,  # a smoke test: every scenario answers, no figure is read from it

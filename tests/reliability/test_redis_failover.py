@@ -10,6 +10,7 @@ which proves the check can fail.
 import random
 import time
 
+from app.repositories import redis_keys as keys
 from tests.reliability.checks import outbox_lag, redis_pairs, sql_rows
 from tests.reliability.load import SignDriver, mint_sessions, seed
 from tests.reliability.procs import flask_command, wait_until
@@ -79,7 +80,12 @@ def test_failover_loses_no_acknowledged_signature(start_replicated_redis, start_
     rows = sql_rows(local)
     assert len(rows) == len(set(rows)) == 20_000
     assert set(rows) == in_redis
-    wait_until(lambda: outbox_lag(local) == 0, timeout=10, what="the outbox to drain")
+    try:
+        wait_until(lambda: outbox_lag(local) == 0, timeout=10, what="the outbox to drain")
+    except AssertionError as exc:  # say what is left: entries never delivered, or pending ones
+        client = group.client()
+        raise AssertionError(f"{exc}: groups {client.xinfo_groups(keys.OUTBOX)}, "
+                             f"pending {client.xpending(keys.OUTBOX, keys.OUTBOX_GROUP)}") from None
 
 
 def test_canary_without_replica_acknowledgement_detects_the_loss(
