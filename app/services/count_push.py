@@ -128,8 +128,11 @@ class CountPublisher:
         streams end. Best effort: the close or take-down stands either way, and a page whose
         stream stays open gets the final count from its once-a-minute check."""
         message = {"signature_count": final_count, "closed": True, **({"taken_down": True} if taken_down else {})}
-        try:
+        try:  # kept first: a run that posts after the end below must find it
             self.redis.set(keys.stream_end(petition_id), orjson.dumps(message), ex=STREAM_END_KEPT_S)
+        except Exception:
+            log.warning("petition %s: could not keep its stream's last message", petition_id, exc_info=True)
+        try:
             self.channels.end(petition_id, message)
         except Exception:
             log.warning("petition %s: could not end its count stream", petition_id, exc_info=True)
