@@ -79,7 +79,7 @@ def test_no_fuzzed_request_gets_a_5xx(app, client):
     adapter = app.url_map.bind("localhost")
     reached, statuses = set(), {}
 
-    @settings(max_examples=400, deadline=None, derandomize=True)
+    @settings(max_examples=700, deadline=None, derandomize=True)
     @given(request=requests())
     def fuzz(request):
         method, template, path, data = request

@@ -45,7 +45,7 @@ def test_fuzzed_title_and_body_never_render_executable(app, client):
         assert executable_parts(response.get_data(as_text=True)) == []
         return response
 
-    @settings(max_examples=300, deadline=None, derandomize=True)
+    @settings(max_examples=520, deadline=None, derandomize=True)
     @given(first=st.tuples(titles, bodies), second=st.tuples(titles, bodies))
     def create_edit_display(first, second):
         created = post("/petitions/new", title=first[0], body=first[1], duration_days="30")
