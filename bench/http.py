@@ -379,7 +379,7 @@ def _summarise(raw, results):
         if kind == "read":
             figures["cache_hits"] = sum(r["hits"] for r in rows) / max(1, sum(r["requests"] for r in rows))
         else:
-            figures["new_per_s"] = statistics.median(r["new"] / r["seconds"] for r in rows)
+            figures["new_per_s"] = _new_per_s(rows)
             figures["lost"] = sum(r.get("lost", 0) for r in rows)
             figures["max_pg_connections"] = max(r["max_pg_connections"] for r in rows)
             if "max_outbox_lag" in rows[0]:
@@ -387,8 +387,7 @@ def _summarise(raw, results):
         if scenario in WATCHED:
             figures.update(_watched(rows, groups.get((WATCHED[scenario], concurrency), []), figures["new_per_s"]))
         if scenario in REPLICA_ACKED:
-            unacked = groups.get((REPLICA_ACKED[scenario], concurrency), [])
-            unacked_rate = statistics.median(r["new"] / r["seconds"] for r in unacked) if unacked else None
+            unacked_rate = _new_per_s(groups.get((REPLICA_ACKED[scenario], concurrency), []))
             figures["ratio_to_unacknowledged"] = figures["new_per_s"] / unacked_rate if unacked_rate else None
         figures["failed"] = bool(figures["s5xx"] or figures["errors"] or figures.get("lost")
                                  or figures.get("watcher_failures") or figures.get("final_within_2s") is False)
@@ -403,11 +402,16 @@ def _summarise(raw, results):
     results.extra["http_runs"] = raw
 
 
+def _new_per_s(rows):
+    """The median rate of new signatures over a scenario's runs; None without runs."""
+    return statistics.median(r["new"] / r["seconds"] for r in rows) if rows else None
+
+
 def _watched(rows, unwatched, new_per_s):
     """A watched scenario's watcher figures over its repeats (the worst run for the final count),
     and its signing rate over the same scenario's without watchers."""
     delays = [r["final_delay_max_s"] for r in rows]
-    unwatched_rate = statistics.median(r["new"] / r["seconds"] for r in unwatched) if unwatched else None
+    unwatched_rate = _new_per_s(unwatched)
     return {
         "watchers": rows[0]["watchers"],
         "saw_final": min(r["saw_final"] for r in rows),
